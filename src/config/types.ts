@@ -1,0 +1,89 @@
+/**
+ * @module
+ * The effective configuration of one usogres process, after file, environment and command-line
+ * flags have been merged and validated. Every later layer reads only these types.
+ */
+
+/** libpq's `sslmode` values, used for connections from usogres to a backend. */
+export type SslMode = "disable" | "prefer" | "require" | "verify-ca" | "verify-full";
+
+/** One PostgreSQL server behind usogres: the original, or one copy. */
+export interface BackendConfig {
+  /** Unique name; the original is `original`, the seed's single copy is `copy`. */
+  readonly name: string;
+  /** Host name or address (a path starting with `/` is a Unix-socket directory). */
+  readonly host: string;
+  /** TCP port. */
+  readonly port: number;
+  /** Relative share of reads when load balancing (issue 3); 1 by default. */
+  readonly weight: number;
+}
+
+/** Where usogres listens and how many clients it serves. */
+export interface ListenConfig {
+  /** Address to bind (the seed's `host`). */
+  readonly host: string;
+  /** Port to bind (the seed's `port`). */
+  readonly port: number;
+  /** Most client connections at once (the seed's `max_process`, alias `max_clients`). */
+  readonly maxClients: number;
+  /** Milliseconds a client has to finish startup and authentication. */
+  readonly startupTimeoutMs: number;
+  /** Largest Query, Parse, Bind, CopyData or FunctionCall message accepted, in bytes. */
+  readonly maxMessageSize: number;
+  /** Milliseconds running statements get to finish after SIGINT/SIGTERM before sockets close. */
+  readonly shutdownTimeoutMs: number;
+}
+
+/** Credentials usogres uses towards the backends. */
+export interface BackendAuthConfig {
+  /** Role to connect as; empty means the client's own user name. */
+  readonly user: string;
+  /** Password; empty means `PGPASSWORD`, then the passfile. */
+  readonly password: string;
+  /** Path of the `.pgpass` file (default `$PGPASSFILE` or `~/.pgpass`). */
+  readonly passfile: string;
+  /** Milliseconds to wait for a backend connection and its authentication. */
+  readonly connectTimeoutMs: number;
+}
+
+/** Logging settings. */
+export interface LogConfig {
+  /** Directory for `usogres.log` (the seed's `logdir`); empty disables the file. */
+  readonly dir: string;
+  /** Lowest level written. */
+  readonly level: "debug" | "info" | "warning" | "error";
+  /** Also log to stderr (on in the foreground). */
+  readonly stderr: boolean;
+}
+
+/** The whole effective configuration. */
+export interface Config {
+  /** Listener settings. */
+  readonly listen: ListenConfig;
+  /** The original server. */
+  readonly original: BackendConfig;
+  /** Copy servers, in configuration order (may be empty). */
+  readonly copies: readonly BackendConfig[];
+  /** Credentials towards backends. */
+  readonly backendAuth: BackendAuthConfig;
+  /** Logging. */
+  readonly log: LogConfig;
+}
+
+/** Where one effective value came from, for `usogres check-config`. */
+export type ValueSource =
+  | { readonly kind: "default" }
+  | { readonly kind: "file"; readonly file: string; readonly line?: number }
+  | { readonly kind: "env"; readonly variable: string }
+  | { readonly kind: "flag"; readonly flag: string };
+
+/** A validated configuration plus the provenance of each value. */
+export interface LoadedConfig {
+  /** The configuration to run with. */
+  readonly config: Config;
+  /** File that was read, or undefined when none was found and defaults apply. */
+  readonly file: string | undefined;
+  /** Source of each value, keyed by its dotted TOML path (`listen.port`, `copy.0.host`, ...). */
+  readonly sources: ReadonlyMap<string, ValueSource>;
+}
