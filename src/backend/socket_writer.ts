@@ -1,0 +1,58 @@
+/**
+ * @module
+ * Ordered, complete writes to one socket. `Deno.Conn.write` may write only part of a buffer, and two
+ * tasks (a relay loop and an error path, say) may write to the same socket: this serialises them so
+ * messages never interleave, and resolves only when every byte has gone out, which is what gives
+ * the relay loops their back-pressure (a loop reads again only after its last write completed).
+ */
+
+/** The part of `Deno.Conn` a {@link SocketWriter} needs. */
+export interface ByteSink {
+  /** Writes some prefix of `p` and returns its length. */
+  write(p: Uint8Array): Promise<number>;
+}
+
+/** Serialising writer over one socket; counts the bytes written. */
+export class SocketWriter {
+  #sink: ByteSink;
+  #tail: Promise<void> = Promise.resolve();
+  #pending = 0;
+  /** Total bytes written so far. */
+  bytesWritten = 0;
+
+  /**
+   * Wraps a socket.
+   *
+   * @param sink the socket to write to
+   */
+  constructor(sink: ByteSink) {
+    this.#sink = sink;
+  }
+
+  /**
+   * Writes all of `bytes`, after any writes already queued.
+   *
+   * The caller must not change `bytes` until the returned promise settles.
+   *
+   * @param bytes the bytes to write
+   * @returns when every byte has been handed to the kernel
+   * @throws the socket's error (for example `Deno.errors.BrokenPipe`)
+   */
+  write(bytes: Uint8Array): Promise<void> {
+    const run = this.#pending === 0 ? this.#writeAll(bytes) : this.#tail.then(() => this.#writeAll(bytes));
+    this.#pending++;
+    const done = run.finally(() => {
+      this.#pending--;
+    });
+    this.#tail = done.catch(() => {});
+    return done;
+  }
+
+  async #writeAll(bytes: Uint8Array): Promise<void> {
+    let off = 0;
+    while (off < bytes.length) {
+      off += await this.#sink.write(off === 0 ? bytes : bytes.subarray(off));
+    }
+    this.bytesWritten += bytes.length;
+  }
+}

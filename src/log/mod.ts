@@ -1,0 +1,101 @@
+/**
+ * @module
+ * Logging for usogres: one LogTape configuration with a synchronous stderr sink (foreground runs)
+ * and a buffered file sink in `logdir` (the seed's key). Lines read like PostgreSQL's own log:
+ * timestamp, level, category, then a lower-case message with its properties.
+ *
+ * Call {@link setupLogging} once at start and {@link shutdownLogging} before exit: the file sink
+ * buffers, and lines still in the buffer are lost without `dispose()`.
+ */
+
+import {
+  configure,
+  dispose,
+  getLogger as ltGetLogger,
+  getTextFormatter,
+  type Logger,
+  type LogLevel,
+  type LogRecord,
+  type Sink,
+} from "@logtape/logtape";
+import { getFileSink } from "@logtape/file";
+
+export type { Logger };
+
+/** Settings that {@link setupLogging} needs (a subset of the configuration's `[log]` section). */
+export interface LoggingOptions {
+  /** Directory for `usogres.log`; empty disables the file sink. */
+  readonly dir: string;
+  /** Lowest level written. */
+  readonly level: "debug" | "info" | "warning" | "error";
+  /** Whether to write to stderr too. */
+  readonly stderr: boolean;
+}
+
+const formatter = getTextFormatter({ timestamp: "date-time-tz", level: "FULL" });
+const encoder = new TextEncoder();
+
+/** Writes each record to stderr synchronously, so nothing is lost when the process exits. */
+function stderrSink(record: LogRecord): void {
+  try {
+    Deno.stderr.writeSync(encoder.encode(formatter(record)));
+  } catch {
+    // stderr closed (a detached run): nothing sensible left to do with the line.
+  }
+}
+
+let configured = false;
+
+/**
+ * Configures logging for the process; safe to call again (reconfigures).
+ *
+ * @param opts where and how much to log
+ * @returns the path of the log file, or undefined when file logging is off
+ * @throws Deno.errors.PermissionDenied or similar when the log directory cannot be created
+ */
+export async function setupLogging(opts: LoggingOptions): Promise<string | undefined> {
+  const sinks: Record<string, Sink> = {};
+  const names: string[] = [];
+  let file: string | undefined;
+  if (opts.stderr) {
+    sinks.stderr = stderrSink;
+    names.push("stderr");
+  }
+  if (opts.dir !== "") {
+    await Deno.mkdir(opts.dir, { recursive: true });
+    file = `${opts.dir}/usogres.log`;
+    sinks.file = getFileSink(file, { formatter, bufferSize: 8192, flushInterval: 1000 });
+    names.push("file");
+  }
+  await configure({
+    reset: true,
+    sinks,
+    loggers: [
+      { category: ["usogres"], sinks: names, lowestLevel: opts.level as LogLevel },
+      { category: ["logtape", "meta"], sinks: [], lowestLevel: "warning" },
+    ],
+  });
+  configured = true;
+  return file;
+}
+
+/**
+ * Flushes and closes every sink; call before the process exits.
+ *
+ * @returns when buffered lines are written
+ */
+export async function shutdownLogging(): Promise<void> {
+  if (!configured) return;
+  configured = false;
+  await dispose();
+}
+
+/**
+ * Returns the logger of one usogres component, e.g. `getLogger("session")`.
+ *
+ * @param component sub-category under `usogres`
+ * @returns a LogTape logger
+ */
+export function getLogger(component: string): Logger {
+  return ltGetLogger(["usogres", component]);
+}

@@ -1,0 +1,175 @@
+/**
+ * @module
+ * The listener: accepts client connections on the configured address, hands each to a
+ * {@link ClientConnection}, enforces `max_clients`, and runs the graceful shutdown (stop
+ * accepting, let running statements finish within `shutdown_timeout`, then close everything).
+ */
+
+import type { Config } from "../config/mod.ts";
+import { resolveBackendPassword } from "../auth/mod.ts";
+import { getLogger } from "../log/mod.ts";
+import { CancelKeys } from "../session/cancel_keys.ts";
+import { ClientConnection } from "../session/client_connection.ts";
+import { newProxyStats, type ProxyStats, type SessionContext } from "../session/context.ts";
+
+const log = getLogger("server");
+
+/** A running usogres listener. */
+export class ProxyServer implements AsyncDisposable {
+  /** The configuration it runs with. */
+  readonly config: Config;
+  /** Process-wide counters. */
+  readonly stats: ProxyStats = newProxyStats();
+  readonly #listener: Deno.TcpListener;
+  readonly #sessions = new Set<ClientConnection>();
+  readonly #tasks = new Set<Promise<void>>();
+  readonly #cancelKeys = new CancelKeys();
+  #admitted = 0;
+  #stopping = false;
+  #acceptLoop: Promise<void>;
+  #stopped: Promise<void> | undefined;
+
+  private constructor(config: Config, listener: Deno.TcpListener) {
+    this.config = config;
+    this.#listener = listener;
+    this.#acceptLoop = this.#accept();
+  }
+
+  /**
+   * Binds the listening socket and starts accepting clients.
+   *
+   * @param config the effective configuration
+   * @returns the running server
+   * @throws Deno.errors.AddrInUse (or another bind error) when the address cannot be bound
+   * @example
+   * ```ts
+   * const server = await ProxyServer.start(config);
+   * console.log(`listening on ${server.port}`);
+   * await server.shutdown();
+   * ```
+   */
+  static start(config: Config): Promise<ProxyServer> {
+    const listener = Deno.listen({ hostname: config.listen.host, port: config.listen.port });
+    const server = new ProxyServer(config, listener);
+    log.info("listening on {host}:{port}, original {orgHost}:{orgPort}", {
+      host: config.listen.host,
+      port: server.port,
+      orgHost: config.original.host,
+      orgPort: config.original.port,
+    });
+    return Promise.resolve(server);
+  }
+
+  /** The bound port (useful when the configuration asked for port 0). */
+  get port(): number {
+    return this.#listener.addr.port;
+  }
+
+  /** Number of client sessions admitted and not yet ended. */
+  get activeClients(): number {
+    return this.#admitted;
+  }
+
+  async #accept(): Promise<void> {
+    const ctx = this.#context();
+    for (;;) {
+      let conn: Deno.TcpConn;
+      try {
+        conn = await this.#listener.accept();
+      } catch (e: unknown) {
+        if (this.#stopping) return;
+        if (e instanceof Deno.errors.BadResource) return;
+        log.error("accept failed: {error}", { error: String(e) });
+        continue;
+      }
+      try {
+        conn.setNoDelay(true);
+      } catch {
+        // The client already left.
+      }
+      this.stats.connectionsAccepted++;
+      const session = new ClientConnection(conn, ctx);
+      this.#sessions.add(session);
+      const task = session.run().finally(() => {
+        this.#sessions.delete(session);
+        this.#tasks.delete(task);
+      });
+      this.#tasks.add(task);
+    }
+  }
+
+  #context(): SessionContext {
+    const config = this.config;
+    const env = Deno.env.toObject();
+    const home = env.HOME ?? "";
+    return {
+      config,
+      cancelKeys: this.#cancelKeys,
+      stats: this.stats,
+      shuttingDown: () => this.#stopping,
+      admit: () => {
+        if (this.#admitted >= config.listen.maxClients) return false;
+        this.#admitted++;
+        return true;
+      },
+      release: () => {
+        this.#admitted--;
+      },
+      passwordFor: (host, port, database, user) =>
+        resolveBackendPassword({
+          configured: config.backendAuth.password,
+          env,
+          passfile: config.backendAuth.passfile,
+          home,
+          host,
+          port,
+          database,
+          user,
+        }),
+    };
+  }
+
+  /**
+   * Stops accepting, lets running statements finish (up to `shutdown_timeout`), tells idle clients
+   * the server is shutting down (57P01), and closes every connection.
+   *
+   * @returns when every session has ended
+   */
+  shutdown(): Promise<void> {
+    this.#stopped ??= this.#shutdown();
+    return this.#stopped;
+  }
+
+  async #shutdown(): Promise<void> {
+    this.#stopping = true;
+    try {
+      this.#listener.close();
+    } catch {
+      // Already closed.
+    }
+    await this.#acceptLoop;
+    const sessions = [...this.#sessions];
+    log.info("shutting down: {n} client connection(s) open", { n: sessions.length });
+    for (const s of sessions) s.requestShutdown();
+    const tasks = [...this.#tasks];
+    let timer: number | undefined;
+    const timeout = new Promise<"timeout">((resolve) => {
+      timer = setTimeout(() => resolve("timeout"), this.config.listen.shutdownTimeoutMs);
+    });
+    const result = await Promise.race([Promise.all(tasks).then(() => "done" as const), timeout]);
+    clearTimeout(timer);
+    if (result === "timeout") {
+      log.warning("shutdown timeout: closing {n} busy client connection(s)", {
+        n: this.#sessions.size,
+      });
+      for (const s of this.#sessions) s.kill();
+      await Promise.all([...this.#tasks]);
+    }
+    log.info("shutdown complete");
+  }
+
+  /** Same as {@link shutdown}; lets `await using` stop the server. */
+  [Symbol.asyncDispose](): Promise<void> {
+    return this.shutdown();
+  }
+}

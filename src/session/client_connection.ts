@@ -1,0 +1,516 @@
+/**
+ * @module
+ * One client connection, from its first byte to its close: the startup packet exchange
+ * (SSLRequest, GSSENCRequest, CancelRequest, StartupMessage with protocol negotiation), client
+ * authentication, the backend connection, and then the two relay loops with back-pressure.
+ * Follows the protocol docs' "Message Flow: Start-up", and postmaster.c's ProcessStartupPacket for
+ * what is refused and how.
+ *
+ * The relay never decodes what it forwards: it looks at the type byte of each frame (to count
+ * ReadyForQuery for a graceful shutdown and to spot Terminate) and writes each run of frames that
+ * arrived together with one socket write, straight from the reader's buffer.
+ */
+
+import {
+  BackendCode,
+  decodeBackend,
+  decodeStartupPacket,
+  encodeAuthenticationOk,
+  encodeBackendKeyData,
+  encodeNegotiateProtocolVersion,
+  encodeReadyForQuery,
+  type Frame,
+  FrameReader,
+  FrontendCode,
+  frontendMaxLength,
+  PgError,
+  ProtocolError,
+  type TxStatus,
+} from "../protocol/mod.ts";
+import {
+  BackendConnection,
+  BackendError,
+  describeFailure,
+  SocketWriter,
+} from "../backend/mod.ts";
+import { getLogger } from "../log/mod.ts";
+import type { CancelKey } from "./cancel_keys.ts";
+import type { SessionContext } from "./context.ts";
+import { authenticateClient } from "./authenticate.ts";
+
+const log = getLogger("session");
+const NO = new Uint8Array([0x4e]); // 'N': no SSL / no GSS encryption
+
+/** Where a session is in its life; `kind` is the only source of truth. */
+export type SessionState =
+  | { readonly kind: "startup" }
+  | { readonly kind: "authenticating"; readonly user: string; readonly database: string }
+  | { readonly kind: "ready"; readonly tx: TxStatus }
+  | { readonly kind: "closing"; readonly reason: string };
+
+/** Startup parameters that describe the connection itself and are not passed to backends. */
+const LOCAL_PARAMETERS = new Set(["user", "database", "replication"]);
+
+/** One client connection; {@link run} drives it to completion and never throws. */
+export class ClientConnection {
+  /** Current state. */
+  state: SessionState = { kind: "startup" };
+  readonly #conn: Deno.Conn;
+  readonly #ctx: SessionContext;
+  readonly #reader: FrameReader;
+  readonly #writer: SocketWriter;
+  readonly #remote: string;
+  readonly #started = performance.now();
+  #backend: BackendConnection | undefined;
+  #cancelKey: CancelKey | undefined;
+  #admitted = false;
+  /** ReadyForQuery messages the backend still owes (one per Query, Sync and FunctionCall). */
+  #awaitingReady = 0;
+  /** True between an extended-protocol message and its Sync. */
+  #openBatch = false;
+  #draining = false;
+  #closed = false;
+  #startupTimer: number | undefined;
+
+  /**
+   * Wraps an accepted socket.
+   *
+   * @param conn the client socket
+   * @param ctx process-wide shared state
+   */
+  constructor(conn: Deno.Conn, ctx: SessionContext) {
+    this.#conn = conn;
+    this.#ctx = ctx;
+    this.#writer = new SocketWriter(conn);
+    this.#reader = new FrameReader(conn, {
+      startup: true,
+      maxLength: frontendMaxLength(ctx.config.listen.maxMessageSize),
+    });
+    const addr = conn.remoteAddr;
+    this.#remote = addr.transport === "tcp" || addr.transport === "udp"
+      ? `${addr.hostname}:${addr.port}`
+      : "local";
+  }
+
+  /** The client's address, `host:port`. */
+  get remote(): string {
+    return this.#remote;
+  }
+
+  /**
+   * Runs the connection until it ends. Errors are reported to the client and logged here.
+   *
+   * @returns when the client connection is closed
+   */
+  async run(): Promise<void> {
+    const timeoutMs = this.#ctx.config.listen.startupTimeoutMs;
+    this.#startupTimer = setTimeout(() => {
+      log.info("startup timeout for client {remote} after {ms} ms", {
+        remote: this.#remote,
+        ms: timeoutMs,
+      });
+      // PostgreSQL's authentication_timeout closes without a word when no packet arrived.
+      this.#close("startup timeout");
+    }, timeoutMs);
+    try {
+      const proceed = await this.#startup();
+      clearTimeout(this.#startupTimer);
+      if (proceed) await this.#relay();
+    } catch (e: unknown) {
+      await this.#fail(e);
+    } finally {
+      clearTimeout(this.#startupTimer);
+      this.#finish();
+    }
+  }
+
+  /**
+   * Asks the session to end at its next idle moment (after running statements finish).
+   */
+  requestShutdown(): void {
+    this.#draining = true;
+    if (this.state.kind !== "ready") {
+      this.#close("shutdown");
+      return;
+    }
+    if (this.#idle()) void this.#shutdownNow();
+  }
+
+  /** Closes the client and backend sockets at once. */
+  kill(): void {
+    this.#close("killed");
+  }
+
+  /**
+   * Cancels the statement running for this client on its backend.
+   *
+   * @returns when the CancelRequest was sent
+   */
+  async cancel(): Promise<void> {
+    const backend = this.#backend;
+    if (!backend) return;
+    const ok = await backend.cancel(this.#ctx.config.backendAuth.connectTimeoutMs);
+    log.info("cancel request for client {remote} sent to {backend}: {result}", {
+      remote: this.#remote,
+      backend: backend.target.name,
+      result: ok ? "sent" : "failed",
+    });
+  }
+
+  // ---- startup ----------------------------------------------------------------------------
+
+  async #nextFrame(): Promise<Frame | undefined> {
+    for (;;) {
+      const f = this.#reader.tryNext();
+      if (f) return f;
+      if (!(await this.#reader.fill())) {
+        if (this.#reader.buffered > 0) {
+          throw new ProtocolError("incomplete message from client");
+        }
+        return undefined;
+      }
+    }
+  }
+
+  /** Runs the startup packet exchange; true when the session should go on to the relay. */
+  async #startup(): Promise<boolean> {
+    const ctx = this.#ctx;
+    for (;;) {
+      const frame = await this.#nextFrame();
+      if (!frame) return false; // closed before a complete packet, as `psql` probing does
+      const packet = decodeStartupPacket(frame);
+      switch (packet.type) {
+        case "SSLRequest":
+        case "GSSENCRequest":
+          // TODO(#7): accept TLS. Until then 'N' lets libpq continue in plain text (sslmode=prefer).
+          await this.#writer.write(NO);
+          continue;
+        case "CancelRequest": {
+          ctx.stats.cancelRequests++;
+          const session = ctx.cancelKeys.lookup(packet.processId, packet.secretKey);
+          if (session) await session.cancel();
+          else log.debug("cancel request with unknown key from {remote}", { remote: this.#remote });
+          return false;
+        }
+        case "StartupMessage":
+          return await this.#acceptStartup(packet);
+      }
+    }
+  }
+
+  async #acceptStartup(packet: {
+    majorVersion: number;
+    minorVersion: number;
+    parameters: ReadonlyMap<string, string>;
+    protocolOptions: readonly string[];
+  }): Promise<boolean> {
+    const ctx = this.#ctx;
+    this.#reader.startup = false;
+    if (packet.majorVersion !== 3) {
+      throw PgError.featureNotSupported(
+        `unsupported frontend protocol ${packet.majorVersion}.${packet.minorVersion}: server supports 3.0 to 3.0`,
+      );
+    }
+    if (packet.minorVersion > 0 || packet.protocolOptions.length > 0) {
+      // A newer 3.x client, or `_pq_.` options: tell it what we speak and carry on, as postmaster.c
+      // does (SendNegotiateProtocolVersion).
+      await this.#writer.write(encodeNegotiateProtocolVersion(0, packet.protocolOptions));
+    }
+    const user = packet.parameters.get("user") ?? "";
+    if (user === "") {
+      throw PgError.invalidAuthorization("no PostgreSQL user name specified in startup packet");
+    }
+    const database = packet.parameters.get("database") || user;
+    const replication = packet.parameters.get("replication");
+    if (replication !== undefined && !isFalse(replication)) {
+      throw PgError.featureNotSupported(
+        "replication connections are not supported by usogres",
+        "usogres replicates by statement; physical and logical replication connections must go to a server directly.",
+      );
+    }
+    this.state = { kind: "authenticating", user, database };
+    if (ctx.shuttingDown()) throw PgError.adminShutdown();
+    if (!ctx.admit()) throw PgError.tooManyConnections();
+    this.#admitted = true;
+
+    await authenticateClient({ user, database, remote: this.#remote });
+
+    const parameters = new Map<string, string>();
+    for (const [k, v] of packet.parameters) if (!LOCAL_PARAMETERS.has(k)) parameters.set(k, v);
+    const original = ctx.config.original;
+    const backendUser = ctx.config.backendAuth.user || user;
+    this.#backend = await BackendConnection.connect(original, {
+      user: backendUser,
+      database,
+      parameters,
+      password: () => ctx.passwordFor(original.host, original.port, database, backendUser),
+    }, {
+      connectTimeoutMs: ctx.config.backendAuth.connectTimeoutMs,
+      maxMessageSize: ctx.config.listen.maxMessageSize,
+    });
+
+    this.#cancelKey = ctx.cancelKeys.register(this);
+    const backend = this.#backend;
+    const parts: Uint8Array[] = [encodeAuthenticationOk(), ...backend.parameterFrames];
+    parts.push(encodeBackendKeyData(this.#cancelKey.processId, this.#cancelKey.secretKey));
+    parts.push(encodeReadyForQuery(backend.txStatus));
+    await this.#writer.write(concat(parts));
+    this.state = { kind: "ready", tx: backend.txStatus };
+    ctx.stats.sessionsStarted++;
+    log.info("connection from {remote}: user={user} database={database}", {
+      remote: this.#remote,
+      user,
+      database,
+    });
+    return true;
+  }
+
+  // ---- relay ------------------------------------------------------------------------------
+
+  async #relay(): Promise<void> {
+    const backend = this.#backend!;
+    // Each loop reports its own failure first (the client must get the FATAL before the close);
+    // then whichever side ends first closes both sockets, which ends the other loop's read.
+    const toClient = this.#backendToClient(backend).catch((e: unknown) => this.#fail(e));
+    const toBackend = this.#clientToBackend(backend).catch((e: unknown) => this.#fail(e));
+    await Promise.race([toClient, toBackend]);
+    this.#close("relay ended");
+    await Promise.all([toClient, toBackend]);
+  }
+
+  async #clientToBackend(backend: BackendConnection): Promise<void> {
+    const reader = this.#reader;
+    for (;;) {
+      let start: Uint8Array | undefined;
+      let length = 0;
+      let frame: Frame | undefined;
+      while ((frame = reader.tryNext())) {
+        const code = frame.code;
+        if (code === FrontendCode.Terminate) {
+          if (start) await backend.write(start.subarray(0, length));
+          await backend.terminate();
+          this.#close("client terminated");
+          return;
+        }
+        if (code === FrontendCode.Query || code === FrontendCode.FunctionCall) {
+          this.#awaitingReady++;
+        } else if (code === FrontendCode.Sync) {
+          this.#awaitingReady++;
+          this.#openBatch = false;
+        } else if (
+          code !== FrontendCode.CopyData && code !== FrontendCode.CopyDone &&
+          code !== FrontendCode.CopyFail
+        ) {
+          this.#openBatch = true;
+        }
+        // Frames between two fills are adjacent in the reader's buffer: extend the run.
+        if (!start) {
+          start = new Uint8Array(frame.bytes.buffer, frame.bytes.byteOffset);
+          length = frame.bytes.length;
+        } else {
+          length += frame.bytes.length;
+        }
+      }
+      if (start) {
+        this.#ctx.stats.bytesFromClients += length;
+        await backend.write(start.subarray(0, length));
+      }
+      if (this.#closed) return;
+      if (!(await reader.fill())) {
+        if (reader.buffered > 0) throw new ProtocolError("incomplete message from client");
+        return; // client went away without Terminate
+      }
+    }
+  }
+
+  async #backendToClient(backend: BackendConnection): Promise<void> {
+    const reader = backend.reader;
+    const writer = this.#writer;
+    let fatalSeen = false;
+    for (;;) {
+      let start: Uint8Array | undefined;
+      let length = 0;
+      let frame: Frame | undefined;
+      let sawReady = false;
+      while ((frame = reader.tryNext())) {
+        const code = frame.code;
+        if (code === BackendCode.ReadyForQuery) {
+          const m = decodeBackend(frame);
+          if (m.type === "ReadyForQuery") {
+            this.state = { kind: "ready", tx: m.status };
+            backend.txStatus = m.status;
+          }
+          if (this.#awaitingReady > 0) this.#awaitingReady--;
+          sawReady = true;
+        } else if (code === BackendCode.ErrorResponse) {
+          const m = decodeBackend(frame);
+          if (m.type === "ErrorResponse" && (m.severity === "FATAL" || m.severity === "PANIC")) {
+            fatalSeen = true;
+          }
+        }
+        if (!start) {
+          start = new Uint8Array(frame.bytes.buffer, frame.bytes.byteOffset);
+          length = frame.bytes.length;
+        } else {
+          length += frame.bytes.length;
+        }
+      }
+      if (start) {
+        this.#ctx.stats.bytesToClients += length;
+        await writer.write(start.subarray(0, length));
+      }
+      if (sawReady && this.#draining && this.#idle()) {
+        await this.#shutdownNow();
+        return;
+      }
+      if (this.#closed) return;
+      if (!(await reader.fill())) {
+        if (this.#closed) return;
+        if (!fatalSeen) {
+          throw new BackendError(backend.target.name, { kind: "closed" });
+        }
+        return;
+      }
+    }
+  }
+
+  #idle(): boolean {
+    return this.#awaitingReady === 0 && !this.#openBatch;
+  }
+
+  async #shutdownNow(): Promise<void> {
+    if (this.#closed) return;
+    try {
+      await this.#writer.write(PgError.adminShutdown().encode());
+    } catch {
+      // The client left already.
+    }
+    await this.#backend?.terminate();
+    this.#close("shutdown");
+  }
+
+  // ---- errors and teardown ----------------------------------------------------------------
+
+  async #fail(e: unknown): Promise<void> {
+    if (this.#closed && !(e instanceof PgError)) return; // reads cut short by our own close
+    let bytes: Uint8Array;
+    if (e instanceof BackendError) {
+      bytes = backendErrorToClient(e, this.state.kind === "ready");
+      log.warn("backend error for client {remote}: {error}", {
+        remote: this.#remote,
+        error: describeFailure(e.failure),
+        backend: e.backend,
+      });
+    } else if (e instanceof PgError) {
+      bytes = e.encode();
+      log.info("refusing client {remote}: {code} {message}", {
+        remote: this.#remote,
+        code: e.code,
+        message: e.message,
+      });
+    } else if (isSocketGone(e)) {
+      return;
+    } else {
+      bytes = PgError.internal("internal error in usogres").encode();
+      log.error("internal error for client {remote}: {error}", {
+        remote: this.#remote,
+        error: e instanceof Error ? (e.stack ?? e.message) : String(e),
+      });
+    }
+    if (e instanceof PgError && e.code === "53300") this.#ctx.stats.connectionsRefused++;
+    if (!this.#closed) {
+      try {
+        await this.#writer.write(bytes);
+      } catch {
+        // The client is gone; the log line above is what remains.
+      }
+    }
+    this.#close("error");
+  }
+
+  #close(reason: string): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    this.state = { kind: "closing", reason };
+    this.#backend?.close();
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  #finish(): void {
+    this.#close("done");
+    this.#backend?.close(); // also when it connected after a startup timeout closed the client
+    if (this.#cancelKey) this.#ctx.cancelKeys.unregister(this.#cancelKey);
+    if (this.#admitted) {
+      this.#admitted = false;
+      this.#ctx.release();
+      const seconds = (performance.now() - this.#started) / 1000;
+      log.info(
+        "disconnection: client {remote} session time {seconds}s, {bytesIn} bytes in, {bytesOut} bytes out",
+        {
+          remote: this.#remote,
+          seconds: seconds.toFixed(3),
+          bytesIn: this.#backend?.bytesWritten ?? 0,
+          bytesOut: this.#writer.bytesWritten,
+        },
+      );
+    }
+  }
+}
+
+/** Turns a backend failure into the bytes the client gets. */
+function backendErrorToClient(e: BackendError, midSession: boolean): Uint8Array {
+  const f = e.failure;
+  switch (f.kind) {
+    case "rejected":
+      // The server's own words (bad password, no such database): forwarded byte for byte.
+      return f.frame.bytes;
+    case "noPassword":
+      return new PgError("FATAL", "28P01", `password authentication failed for user "${f.user}"`, {
+        detail: `The server "${e.backend}" asked usogres for a password and none is configured.`,
+        hint: "Set backend.password in the configuration, PGPASSWORD, or a ~/.pgpass entry.",
+      }).encode();
+    case "unsupportedAuth":
+      return PgError.featureNotSupported(
+        `server "${e.backend}" requested unsupported authentication method ${f.method}`,
+      ).encode();
+    case "unreachable":
+    case "closed":
+    case "protocol":
+      if (midSession) {
+        return PgError.connectionFailure(
+          `lost connection to the original server`,
+          describeFailure(f),
+        ).encode();
+      }
+      return PgError.cannotConnectNow(
+        `could not connect to the original server`,
+        describeFailure(f),
+      ).encode();
+  }
+}
+
+function concat(parts: Uint8Array[]): Uint8Array {
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
+
+function isFalse(v: string): boolean {
+  return ["false", "off", "no", "0"].includes(v.toLowerCase());
+}
+
+function isSocketGone(e: unknown): boolean {
+  return e instanceof Deno.errors.BadResource || e instanceof Deno.errors.ConnectionReset ||
+    e instanceof Deno.errors.BrokenPipe || e instanceof Deno.errors.Interrupted ||
+    e instanceof Deno.errors.NotConnected;
+}

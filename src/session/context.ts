@@ -1,0 +1,66 @@
+/**
+ * @module
+ * What every client session shares with the listener that started it: the configuration, the
+ * cancel keys, the admission count, shutdown state and counters. One object per usogres process.
+ */
+
+import type { Config } from "../config/mod.ts";
+import type { CancelKeys } from "./cancel_keys.ts";
+
+/** Process-wide counters, for logs now and the admin console and metrics later. */
+export interface ProxyStats {
+  /** Connections accepted by the listener. */
+  connectionsAccepted: number;
+  /** Sessions admitted (StartupMessage accepted and backends connected). */
+  sessionsStarted: number;
+  /** Connections refused (too many clients, bad startup, shutting down, backend refused). */
+  connectionsRefused: number;
+  /** CancelRequests received. */
+  cancelRequests: number;
+  /** Bytes received from clients. */
+  bytesFromClients: number;
+  /** Bytes sent to clients. */
+  bytesToClients: number;
+}
+
+/** A fresh set of zero counters. */
+export function newProxyStats(): ProxyStats {
+  return {
+    connectionsAccepted: 0,
+    sessionsStarted: 0,
+    connectionsRefused: 0,
+    cancelRequests: 0,
+    bytesFromClients: 0,
+    bytesToClients: 0,
+  };
+}
+
+/** Shared state handed to every session. */
+export interface SessionContext {
+  /** The effective configuration. */
+  readonly config: Config;
+  /** Issued cancel keys. */
+  readonly cancelKeys: CancelKeys;
+  /** Counters. */
+  readonly stats: ProxyStats;
+  /** True once shutdown began: new sessions are refused with 57P01. */
+  shuttingDown(): boolean;
+  /**
+   * Claims a client slot; false when `max_clients` are already in use.
+   *
+   * @returns whether the session may proceed
+   */
+  admit(): boolean;
+  /** Returns a slot claimed by {@link admit}. */
+  release(): void;
+  /**
+   * Finds the password for a backend connection (config, PGPASSWORD, .pgpass).
+   *
+   * @param host backend host
+   * @param port backend port
+   * @param database database name
+   * @param user role name
+   * @returns the password, or undefined
+   */
+  passwordFor(host: string, port: number, database: string, user: string): Promise<string | undefined>;
+}
