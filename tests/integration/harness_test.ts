@@ -107,7 +107,7 @@ Deno.test("harness: cluster of real servers", async (t) => {
   });
 
   await t.step("clients: pgbench takes a URL and reports tps", async () => {
-    await cluster.original.psql("CREATE TABLE IF NOT EXISTS bench_t (id int)");
+    await cluster.original.psql("DROP TABLE IF EXISTS bench_t; CREATE TABLE bench_t (id int)");
     const script = await Deno.makeTempFile({ suffix: ".sql" });
     try {
       await Deno.writeTextFile(script, "INSERT INTO bench_t VALUES (1);\n");
