@@ -16,7 +16,7 @@ import { ensureTemplate } from "./pg_template.ts";
 import { confQuote, pgBinary, pgUrl, run, runPsql, serverOsUser, tmpBase } from "./pg_tools.ts";
 import { freePort } from "./pg_tools.ts";
 
-export { freePort } from "./pg_tools.ts";
+export { firstFreePort, freePort } from "./pg_tools.ts";
 export { externalServersFromEnv } from "./pg_external.ts";
 export type { ExternalServers } from "./pg_external.ts";
 export { TEST_ROLES } from "./pg_template.ts";

@@ -238,6 +238,26 @@ export function freePort(): Promise<number> {
 }
 
 /**
+ * Finds the first port at or above `start` that is free on 127.0.0.1 (the demo asks for 5432 and
+ * takes the next free one when it is taken).
+ * @param start first port to try
+ * @param end last port to try (default `start + 100`)
+ * @returns a free port
+ * @throws Error when every port in the range is taken
+ */
+export function firstFreePort(start: number, end: number = start + 100): Promise<number> {
+  for (let port = start; port <= end && port <= 65535; port++) {
+    try {
+      Deno.listen({ hostname: "127.0.0.1", port }).close();
+      return Promise.resolve(port);
+    } catch {
+      // Taken (or not allowed): try the next one.
+    }
+  }
+  return Promise.reject(new Error(`no free TCP port on 127.0.0.1 between ${start} and ${end}`));
+}
+
+/**
  * Runs SQL through `psql -XAtq -v ON_ERROR_STOP=1` (the SQL on stdin, so each statement runs on
  * its own and `CREATE DATABASE` works in a script).
  * @param conninfo a libpq URL or connection string
