@@ -1,7 +1,20 @@
 /**
  * @module
- * The configuration layer's only entry point: the effective-configuration types (loading,
- * validation and provenance follow).
+ * The configuration layer's only entry point: find, parse (TOML or the seed's legacy rc format),
+ * validate and merge the configuration with command-line flags, and tell where each value came
+ * from.
+ *
+ * @example
+ * ```ts
+ * import { ConfigError, formatEffectiveConfig, loadConfig } from "./mod.ts";
+ * try {
+ *   const loaded = await loadConfig({ configPath: "usogresrc.toml" });
+ *   console.log(formatEffectiveConfig(loaded));
+ * } catch (e: unknown) {
+ *   if (!(e instanceof ConfigError)) throw e;
+ *   for (const err of e.errors) console.error(err.message);
+ * }
+ * ```
  */
 
 export type {
@@ -14,3 +27,17 @@ export type {
   SslMode,
   ValueSource,
 } from "./types.ts";
+export { ConfigError, type ConfigErrorInit } from "./errors.ts";
+export type { ConfigEnv } from "./_build.ts";
+export {
+  CONFIG_FLAGS,
+  type ConfigFlag,
+  configFlagOptions,
+  type ConfigOverride,
+  type ConfigOverrides,
+  overridesFromFlags,
+} from "./flags.ts";
+export { parseConfigText, type ParseOptions } from "./parse.ts";
+export { defaultSearchPaths, loadConfig, type LoadConfigOptions } from "./locate.ts";
+export { formatEffectiveConfig } from "./format.ts";
+export { type BackendPartial, type ConfigPartial, defaultConfig } from "./default_config.ts";

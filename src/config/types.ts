@@ -74,7 +74,13 @@ export interface Config {
 /** Where one effective value came from, for `usogres check-config`. */
 export type ValueSource =
   | { readonly kind: "default" }
-  | { readonly kind: "file"; readonly file: string; readonly line?: number }
+  | {
+    readonly kind: "file";
+    readonly file: string;
+    readonly line?: number;
+    /** Key as written when it is not the dotted path (a legacy key such as `max_process`). */
+    readonly key?: string;
+  }
   | { readonly kind: "env"; readonly variable: string }
   | { readonly kind: "flag"; readonly flag: string };
 

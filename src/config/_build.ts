@@ -1,0 +1,315 @@
+/**
+ * @module
+ * From entries to the effective configuration: merge the layers (file, then environment, then
+ * flags; a setting given twice within one layer is an error naming both places), check every
+ * value, apply defaults, check the servers against each other, and record where each value came
+ * from. Every problem is collected; one aggregate `ConfigError` is thrown at the end.
+ */
+
+import type { BackendConfig, Config, LoadedConfig, LogConfig, ValueSource } from "./types.ts";
+import { fileWhere, type ParsedFile, type RawEntry } from "./_entry.ts";
+import {
+  BACKEND_SETTINGS,
+  checkValue,
+  defaultCopyName,
+  resolveKey,
+  SECTIONS,
+  type SettingValue,
+} from "./_settings.ts";
+import { ConfigError, describeValue } from "./errors.ts";
+
+/** Environment variables, as `Deno.env.toObject()` returns them (injectable for tests). */
+export type ConfigEnv = Readonly<Record<string, string | undefined>>;
+
+/** What the build needs besides the entries. */
+export interface BuildContext {
+  /** Environment (`USOGRES_LOG_LEVEL`, `PGPASSFILE`). */
+  readonly env: ConfigEnv;
+  /** Home directory for `~` expansion and the default passfile. */
+  readonly home: string | undefined;
+  /** The file that was read, if any. */
+  readonly file: string | undefined;
+  /** Files searched when none was found, named in "no original server configured". */
+  readonly searched?: readonly string[] | undefined;
+}
+
+/** Environment variables that set a value, and the setting each one sets. */
+export const ENV_SETTINGS: Readonly<Record<string, string>> = { USOGRES_LOG_LEVEL: "log.level" };
+
+/** Where an error about a group of settings points: the first of them that was written. */
+interface Place {
+  readonly where: string | undefined;
+  readonly file: string | undefined;
+  readonly line: number | undefined;
+}
+
+function placeOfEntry(e: RawEntry): Place {
+  return e.source.kind === "file"
+    ? { where: e.where, file: e.source.file, line: e.source.line }
+    : { where: e.where, file: undefined, line: undefined };
+}
+
+function duplicateError(prior: RawEntry, e: RawEntry): ConfigError {
+  const sameFile = prior.source.kind === "file" && e.source.kind === "file" &&
+    prior.source.file === e.source.file && prior.source.line !== undefined;
+  const there = sameFile && prior.source.kind === "file"
+    ? `line ${prior.source.line}`
+    : prior.where;
+  const as = prior.written === e.written ? "" : ` as "${prior.written}"`;
+  return new ConfigError({
+    ...placeOfEntry(e),
+    key: e.written,
+    message: `duplicate setting "${e.path}": also set${as} at ${there}`,
+    expected: "each setting once",
+    actual: `"${prior.written}" at ${prior.where} and "${e.written}" at ${e.where}`,
+  });
+}
+
+/**
+ * Merges, checks and completes the configuration.
+ * @param file what the configuration file gave (empty when there is none)
+ * @param flags what the command-line overrides gave
+ * @param ctx environment, home directory, file name
+ * @returns the effective configuration and the source of every value
+ * @throws {ConfigError} listing every problem found, in file order
+ */
+export function buildLoaded(file: ParsedFile, flags: ParsedFile, ctx: BuildContext): LoadedConfig {
+  const errors: ConfigError[] = [...file.errors, ...flags.errors];
+  const envEntries: RawEntry[] = [];
+  for (const [variable, path] of Object.entries(ENV_SETTINGS)) {
+    const value = ctx.env[variable];
+    if (value === undefined || value === "") continue;
+    const source = { kind: "env" as const, variable };
+    const where = `environment variable ${variable}`;
+    envEntries.push({ path, written: variable, value, lenient: true, source, where });
+  }
+
+  const merged = new Map<string, RawEntry>();
+  for (const layer of [file.entries, envEntries, flags.entries]) {
+    const seen = new Map<string, RawEntry>();
+    for (const e of layer) {
+      const prior = seen.get(e.path);
+      if (prior !== undefined) {
+        errors.push(duplicateError(prior, e));
+        continue;
+      }
+      seen.set(e.path, e);
+      merged.set(e.path, e);
+    }
+  }
+
+  const values = new Map<string, SettingValue>();
+  for (const e of merged.values()) {
+    const setting = resolveKey(e.path)?.setting;
+    if (setting === undefined) continue; // readers only produce known paths
+    const r = checkValue(setting.kind, e.value, e.lenient, ctx.home);
+    if (r.ok) {
+      values.set(e.path, r.value);
+      continue;
+    }
+    errors.push(
+      new ConfigError({
+        ...placeOfEntry(e),
+        key: e.written,
+        message: `invalid value for "${e.written}": expected ${r.expected}, got ${
+          describeValue(e.value)
+        }`,
+        expected: r.expected,
+        actual: describeValue(e.value),
+        hint: r.hint,
+      }),
+    );
+  }
+
+  const place = (paths: readonly string[], fallbackLine?: number): Place => {
+    for (const p of paths) {
+      const e = merged.get(p);
+      if (e !== undefined) return placeOfEntry(e);
+    }
+    if (ctx.file === undefined) return { where: undefined, file: undefined, line: undefined };
+    return { where: fileWhere(ctx.file, fallbackLine), file: ctx.file, line: fallbackLine };
+  };
+  const num = (path: string): number => (values.get(path) ?? defaultOf(path)) as number;
+  const str = (path: string): string => (values.get(path) ?? defaultOf(path)) as string;
+
+  // Servers: the original needs a host; so does each copy.
+  let copyCount = file.copyLines.length;
+  for (const path of merged.keys()) {
+    const m = /^copy\.([0-9]+)\./.exec(path);
+    if (m) copyCount = Math.max(copyCount, Number(m[1]) + 1);
+  }
+  const backend = (prefix: string): BackendConfig => ({
+    name: str(`${prefix}.name`),
+    host: str(`${prefix}.host`) ?? "",
+    port: num(`${prefix}.port`),
+    weight: num(`${prefix}.weight`),
+  });
+  // A missing host may be the echo of a syntax error, a malformed line or a bad "hostorg" that
+  // was reported already; then saying "no original server configured" would only add noise.
+  const reported = (path: string): boolean =>
+    errors.some((e) =>
+      e.key === undefined ? e.file !== undefined : resolveKey(e.key)?.path === path
+    );
+  if (!merged.has("original.host") && !reported("original.host")) {
+    const searched = ctx.file === undefined && ctx.searched !== undefined
+      ? `: no configuration file found (searched ${ctx.searched.join(", ")})`
+      : "";
+    errors.push(
+      new ConfigError({
+        ...place([]),
+        key: "original.host",
+        message: `no original server configured${searched}`,
+        expected: "the original server's host",
+        actual: "nothing",
+        hint: 'Set "host" under [original] (legacy "hostorg") in a configuration file, ' +
+          "or pass --hostorg.",
+      }),
+    );
+  }
+  const original = backend("original");
+  const copies: BackendConfig[] = [];
+  for (let i = 0; i < copyCount; i++) {
+    const prefix = `copy.${i}`;
+    const copy = backend(prefix);
+    copies.push(copy);
+    if (!merged.has(`${prefix}.host`) && !reported(`${prefix}.host`)) {
+      errors.push(
+        new ConfigError({
+          ...place(Object.keys(BACKEND_SETTINGS).map((l) => `${prefix}.${l}`), file.copyLines[i]),
+          key: `${prefix}.host`,
+          message: `copy "${copy.name}" has no host`,
+          expected: "the copy server's host",
+          actual: "nothing",
+          hint: 'Set "host" in its [[copy]] table (legacy "hostcopy").',
+        }),
+      );
+    }
+  }
+  checkServers(original, copies, str("listen.host"), num("listen.port"), place, errors);
+
+  if (errors.length > 0) throw ConfigError.aggregate(sortErrors(errors, ctx.file));
+
+  const sources = new Map<string, ValueSource>();
+  const all = [...Object.entries(SECTIONS)].flatMap(([s, settings]) =>
+    Object.keys(settings).map((l) => `${s}.${l}`)
+  );
+  for (let i = 0; i < copyCount; i++) {
+    all.push(...Object.keys(BACKEND_SETTINGS).map((l) => `copy.${i}.${l}`));
+  }
+  for (const path of all) {
+    sources.set(path, merged.get(path)?.source ?? { kind: "default" });
+  }
+
+  let passfile = str("backend.passfile");
+  if (passfile === "") {
+    const fromEnv = ctx.env["PGPASSFILE"];
+    if (fromEnv !== undefined && fromEnv !== "") {
+      passfile = fromEnv;
+      sources.set("backend.passfile", { kind: "env", variable: "PGPASSFILE" });
+    } else if (ctx.home !== undefined && ctx.home !== "") {
+      passfile = `${ctx.home.replace(/\/+$/, "")}/.pgpass`;
+    }
+  }
+  let logDir = str("log.dir");
+  if (!merged.has("log.dir")) {
+    const r = checkValue({ type: "path" }, logDir, false, ctx.home);
+    logDir = r.ok ? String(r.value) : "";
+  }
+
+  const config: Config = {
+    listen: {
+      host: str("listen.host"),
+      port: num("listen.port"),
+      maxClients: num("listen.max_clients"),
+      startupTimeoutMs: Math.round(num("listen.startup_timeout") * 1000),
+      maxMessageSize: num("listen.max_message_size"),
+      shutdownTimeoutMs: Math.round(num("listen.shutdown_timeout") * 1000),
+    },
+    original,
+    copies,
+    backendAuth: {
+      user: str("backend.user"),
+      password: str("backend.password"),
+      passfile,
+      connectTimeoutMs: Math.round(num("backend.connect_timeout") * 1000),
+    },
+    log: {
+      dir: logDir,
+      level: str("log.level") as LogConfig["level"],
+      stderr: (values.get("log.stderr") ?? defaultOf("log.stderr")) as boolean,
+    },
+  };
+  return { config, file: ctx.file, sources };
+}
+
+function defaultOf(path: string): SettingValue | undefined {
+  const m = /^copy\.([0-9]+)\.name$/.exec(path);
+  if (m) return defaultCopyName(Number(m[1]));
+  return resolveKey(path)?.setting.default;
+}
+
+/** Names must differ; no two servers (nor the listener) may share an address. */
+function checkServers(
+  original: BackendConfig,
+  copies: readonly BackendConfig[],
+  listenHost: string,
+  listenPort: number,
+  place: (paths: readonly string[]) => Place,
+  errors: ConfigError[],
+): void {
+  const address = (b: { host: string; port: number }) => `${b.host}:${b.port}`;
+  const names = new Map<string, string>([[original.name, "the original"]]);
+  const addresses = new Map<string, string>();
+  if (original.host !== "") addresses.set(address(original), "the original");
+  copies.forEach((copy, i) => {
+    const owner = names.get(copy.name);
+    if (owner !== undefined) {
+      errors.push(
+        new ConfigError({
+          ...place([`copy.${i}.name`, `copy.${i}.host`]),
+          key: `copy.${i}.name`,
+          message: `duplicate server name "${copy.name}": also the name of ${owner}`,
+          expected: "a name no other server has",
+          actual: `"${copy.name}"`,
+          hint: "Give every [[copy]] a name of its own that differs from the original's.",
+        }),
+      );
+    } else names.set(copy.name, `copy "${copy.name}"`);
+    if (copy.host === "") return;
+    const same = addresses.get(address(copy));
+    if (same !== undefined) {
+      errors.push(
+        new ConfigError({
+          ...place([`copy.${i}.port`, `copy.${i}.host`]),
+          key: `copy.${i}.host`,
+          message: `copy "${copy.name}" has the same address as ${same} ("${address(copy)}")`,
+          expected: "an address no other server has",
+          actual: `"${address(copy)}"`,
+        }),
+      );
+    } else addresses.set(address(copy), `copy "${copy.name}"`);
+  });
+  const listen = address({ host: listenHost, port: listenPort });
+  const clash = addresses.get(listen);
+  if (clash !== undefined) {
+    errors.push(
+      new ConfigError({
+        ...place(["listen.port", "listen.host"]),
+        key: "listen.port",
+        message: `usogres would listen on the address of ${clash} ("${listen}")`,
+        expected: "a listen address no server uses",
+        actual: `"${listen}"`,
+        hint: 'Change listen.port (legacy "port") or the server\'s address.',
+      }),
+    );
+  }
+}
+
+/** Orders errors by line within the file; errors without a line keep their order after them. */
+function sortErrors(errors: readonly ConfigError[], file: string | undefined): ConfigError[] {
+  const rank = (e: ConfigError): number =>
+    e.file !== undefined && e.file === file
+      ? (e.line ?? Number.MAX_SAFE_INTEGER - 1)
+      : Number.MAX_SAFE_INTEGER;
+  return [...errors].sort((a, b) => rank(a) - rank(b));
+}

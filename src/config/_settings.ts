@@ -1,0 +1,283 @@
+/**
+ * @module
+ * The schema: every setting's dotted TOML path, kind, default and description; the seed's legacy
+ * keys and what they mean; and the per-kind value checks. Values here are in the units a user
+ * writes (seconds, bytes or "64MB"); `_build.ts` converts them into `Config`'s units.
+ */
+
+import type { Candidate } from "./_suggest.ts";
+
+/** How a setting's value is checked and converted. */
+export type SettingKind =
+  | { readonly type: "host" }
+  | { readonly type: "port" }
+  | { readonly type: "integer"; readonly min: number; readonly max: number }
+  | { readonly type: "number"; readonly min: number; readonly max: number }
+  | { readonly type: "seconds"; readonly min: number; readonly max: number }
+  | { readonly type: "size"; readonly min: number; readonly max: number }
+  | { readonly type: "name" }
+  | { readonly type: "string" }
+  | { readonly type: "path" }
+  | { readonly type: "enum"; readonly values: readonly string[] }
+  | { readonly type: "boolean" };
+
+/** A value as a user writes it. */
+export type SettingValue = string | number | boolean;
+
+/** One setting of a section. */
+export interface Setting {
+  /** How its value is checked. */
+  readonly kind: SettingKind;
+  /** Default in user units; undefined when the setting is required or computed. */
+  readonly default: SettingValue | undefined;
+  /** One line for `usogresrc.toml` and `--help`. */
+  readonly description: string;
+}
+
+const HOST: SettingKind = { type: "host" };
+const PORT: SettingKind = { type: "port" };
+const WEIGHT: SettingKind = { type: "number", min: 0, max: 1000 };
+
+/** Largest message PostgreSQL itself accepts (`PQ_LARGE_MESSAGE_LIMIT`, 1 GiB - 1). */
+export const MAX_MESSAGE_SIZE_LIMIT = 0x3fffffff;
+
+/** Settings of a server behind usogres: `[original]` and each `[[copy]]`. */
+export const BACKEND_SETTINGS: Readonly<Record<string, Setting>> = {
+  name: { kind: { type: "name" }, default: undefined, description: "unique name in logs" },
+  host: { kind: HOST, default: undefined, description: "host name, address or socket directory" },
+  port: { kind: PORT, default: 5432, description: "TCP port" },
+  weight: { kind: WEIGHT, default: 1, description: "relative share of reads" },
+};
+
+/** The plain sections and their settings (`[[copy]]` uses {@link BACKEND_SETTINGS}). */
+export const SECTIONS: Readonly<Record<string, Readonly<Record<string, Setting>>>> = {
+  listen: {
+    host: { kind: HOST, default: "127.0.0.1", description: "address usogres binds" },
+    port: { kind: PORT, default: 5432, description: "port usogres binds" },
+    max_clients: {
+      kind: { type: "integer", min: 1, max: 100000 },
+      default: 100,
+      description: "most client connections at once",
+    },
+    startup_timeout: {
+      kind: { type: "seconds", min: 0.001, max: 3600 },
+      default: 10,
+      description: "seconds a client has to finish startup and authentication",
+    },
+    max_message_size: {
+      kind: { type: "size", min: 1024, max: MAX_MESSAGE_SIZE_LIMIT },
+      default: MAX_MESSAGE_SIZE_LIMIT,
+      description: "largest Query, Parse, Bind, CopyData or FunctionCall message",
+    },
+    shutdown_timeout: {
+      kind: { type: "seconds", min: 0, max: 3600 },
+      default: 30,
+      description: "seconds running statements get to finish on SIGINT/SIGTERM",
+    },
+  },
+  original: { ...BACKEND_SETTINGS, name: { ...BACKEND_SETTINGS.name!, default: "original" } },
+  backend: {
+    user: { kind: { type: "string" }, default: "", description: "role towards backends" },
+    password: { kind: { type: "string" }, default: "", description: "password towards backends" },
+    passfile: { kind: { type: "path" }, default: "", description: "path of the .pgpass file" },
+    connect_timeout: {
+      kind: { type: "seconds", min: 0.001, max: 3600 },
+      default: 10,
+      description: "seconds to connect and authenticate to a backend",
+    },
+  },
+  log: {
+    dir: { kind: { type: "path" }, default: "~/.usogres-log", description: "log directory" },
+    level: {
+      kind: { type: "enum", values: ["debug", "info", "warning", "error"] },
+      default: "info",
+      description: "lowest level written",
+    },
+    stderr: { kind: { type: "boolean" }, default: true, description: "also log to stderr" },
+  },
+};
+
+/** The seed's flat keys and the setting each one sets. */
+export const LEGACY_KEYS: Readonly<Record<string, string>> = {
+  host: "listen.host",
+  port: "listen.port",
+  hostorg: "original.host",
+  portorg: "original.port",
+  hostcopy: "copy.0.host",
+  portcopy: "copy.0.port",
+  logdir: "log.dir",
+  max_process: "listen.max_clients",
+};
+
+/** Name a copy gets when none is written: `copy`, then `copy2`, `copy3`, ... */
+export function defaultCopyName(index: number): string {
+  return index === 0 ? "copy" : `copy${index + 1}`;
+}
+
+/** Every known dotted path outside `[[copy]]` plus the copy keys, for suggestions. */
+export function allKeyCandidates(): Candidate[] {
+  const out: Candidate[] = Object.keys(LEGACY_KEYS).map((k) => ({ match: k, display: k }));
+  for (const [section, settings] of Object.entries(SECTIONS)) {
+    for (const leaf of Object.keys(settings)) {
+      const path = `${section}.${leaf}`;
+      out.push({ match: path, display: path }, { match: leaf, display: path });
+    }
+  }
+  return out;
+}
+
+/**
+ * Finds the setting a key names: a legacy key, `section.leaf`, or `copy.N.leaf`.
+ * @param key the key as written
+ * @returns its canonical path and setting, or undefined when unknown
+ */
+export function resolveKey(key: string): { path: string; setting: Setting } | undefined {
+  const path = LEGACY_KEYS[key] ?? key;
+  const parts = path.split(".");
+  if (parts.length === 2) {
+    const setting = SECTIONS[parts[0]!]?.[parts[1]!];
+    return setting ? { path, setting } : undefined;
+  }
+  if (parts.length === 3 && parts[0] === "copy" && /^(0|[1-9][0-9]{0,3})$/.test(parts[1]!)) {
+    const setting = BACKEND_SETTINGS[parts[2]!];
+    return setting ? { path, setting } : undefined;
+  }
+  return undefined;
+}
+
+/** Outcome of checking one value. */
+export type CheckResult =
+  | { readonly ok: true; readonly value: SettingValue }
+  | { readonly ok: false; readonly expected: string; readonly hint?: string };
+
+const SIZE_UNITS: Readonly<Record<string, number>> = {
+  "": 1,
+  b: 1,
+  kb: 1024,
+  mb: 1024 ** 2,
+  gb: 1024 ** 3,
+};
+
+/** Words for what a kind accepts, used in "expected ..." messages. */
+export function expectedText(kind: SettingKind): string {
+  switch (kind.type) {
+    case "host":
+      return "a host name, address or socket directory";
+    case "port":
+      return "a port number 1-65535";
+    case "integer":
+      return `an integer from ${kind.min} to ${kind.max}`;
+    case "number":
+      return `a number from ${kind.min} to ${kind.max}`;
+    case "seconds":
+      return kind.min === 0
+        ? `a number of seconds from 0 to ${kind.max}`
+        : `a number of seconds greater than 0 and at most ${kind.max}`;
+    case "size":
+      return `a size from ${kind.min} to ${kind.max} bytes (units B, kB, MB, GB allowed)`;
+    case "name":
+      return "a name of lower-case letters, digits and underscores, not starting with a digit";
+    case "string":
+    case "path":
+      return "a string";
+    case "enum":
+      return `one of ${kind.values.map((v) => `"${v}"`).join(", ")}`;
+    case "boolean":
+      return "true or false";
+  }
+}
+
+/** Turns text from a legacy file, a flag or the environment into the number or boolean it spells. */
+function coerce(kind: SettingKind, value: string): SettingValue {
+  const text = value.trim();
+  if (kind.type === "boolean") {
+    const lower = text.toLowerCase();
+    if (["true", "on", "yes", "1"].includes(lower)) return true;
+    if (["false", "off", "no", "0"].includes(lower)) return false;
+    return value;
+  }
+  if (kind.type === "size" && !/^[0-9]+$/.test(text)) return value;
+  return /^[+-]?([0-9]+(\.[0-9]*)?|\.[0-9]+)$/.test(text) ? Number(text) : value;
+}
+
+/**
+ * Checks one value against its setting's kind and converts it (sizes to bytes, `~` expanded).
+ * @param kind the setting's kind
+ * @param raw the parsed value
+ * @param lenient true for text sources (legacy file, flags, environment): numbers and booleans may
+ *   be written as text
+ * @param home home directory for `~` expansion, if known
+ * @returns the checked value, or what was expected
+ */
+export function checkValue(
+  kind: SettingKind,
+  raw: unknown,
+  lenient: boolean,
+  home: string | undefined,
+): CheckResult {
+  const result = checkKind(kind, raw, lenient, home);
+  if (!result.ok && !lenient && typeof raw === "string" && typeof coerce(kind, raw) !== "string") {
+    return { ...result, hint: "Write numbers and booleans without quotes." };
+  }
+  return result;
+}
+
+function checkKind(
+  kind: SettingKind,
+  raw: unknown,
+  lenient: boolean,
+  home: string | undefined,
+): CheckResult {
+  const bad: CheckResult = { ok: false, expected: expectedText(kind) };
+  const value = lenient && typeof raw === "string" && kind.type !== "string"
+    ? coerce(kind, raw)
+    : raw;
+  switch (kind.type) {
+    case "host":
+      return typeof value === "string" && value.trim() !== "" && !/\s/.test(value)
+        ? { ok: true, value }
+        : bad;
+    case "port":
+      return Number.isInteger(value) && (value as number) >= 1 && (value as number) <= 65535
+        ? { ok: true, value: value as number }
+        : bad;
+    case "integer":
+    case "number":
+    case "seconds": {
+      if (typeof value !== "number" || !Number.isFinite(value)) return bad;
+      if (kind.type === "integer" && !Number.isInteger(value)) return bad;
+      return value >= kind.min && value <= kind.max ? { ok: true, value } : bad;
+    }
+    case "size": {
+      let bytes: number | undefined;
+      if (typeof value === "number") bytes = value;
+      else if (typeof value === "string") {
+        const m = /^\s*([0-9]+)\s*([a-zA-Z]*)\s*$/.exec(value);
+        const unit = m ? SIZE_UNITS[m[2]!.toLowerCase()] : undefined;
+        if (m && unit !== undefined) bytes = Number(m[1]) * unit;
+      }
+      return bytes !== undefined && Number.isInteger(bytes) && bytes >= kind.min &&
+          bytes <= kind.max
+        ? { ok: true, value: bytes }
+        : bad;
+    }
+    case "name":
+      return typeof value === "string" && /^[a-z_][a-z0-9_]*$/.test(value) && value.length <= 63
+        ? { ok: true, value }
+        : bad;
+    case "string":
+      return typeof value === "string" ? { ok: true, value } : bad;
+    case "path": {
+      if (typeof value !== "string") return bad;
+      if (value !== "~" && !value.startsWith("~/")) return { ok: true, value };
+      if (home === undefined || home === "") {
+        return { ok: false, expected: 'a path; "~" cannot be expanded because HOME is not set' };
+      }
+      return { ok: true, value: home.replace(/\/+$/, "") + value.slice(1) };
+    }
+    case "enum":
+      return typeof value === "string" && kind.values.includes(value) ? { ok: true, value } : bad;
+    case "boolean":
+      return typeof value === "boolean" ? { ok: true, value } : bad;
+  }
+}

@@ -1,0 +1,94 @@
+/**
+ * @module
+ * `usogres check-config`'s output: every effective value in TOML form, one per line, with where
+ * it came from as a trailing comment (`port = 5434  # /etc/usogresrc:4 (portorg)`). The password
+ * is never printed.
+ */
+
+import type { LoadedConfig, ValueSource } from "./types.ts";
+import { BACKEND_SETTINGS, SECTIONS, type SettingValue } from "./_settings.ts";
+
+/** The trailing comment for one value. */
+function describeSource(source: ValueSource | undefined, leaf: string): string {
+  switch (source?.kind) {
+    case undefined:
+    case "default":
+      return "default";
+    case "env":
+      return `environment ${source.variable}`;
+    case "flag":
+      return `flag ${source.flag}`;
+    case "file": {
+      const at = source.line === undefined ? source.file : `${source.file}:${source.line}`;
+      const key = source.key;
+      return key !== undefined && key !== leaf ? `${at} (${key})` : at;
+    }
+  }
+}
+
+/** A value in TOML syntax. */
+function tomlValue(value: SettingValue): string {
+  return typeof value === "string" ? JSON.stringify(value) : String(value);
+}
+
+/**
+ * Formats the effective configuration for `usogres check-config`.
+ * @param loaded what `loadConfig` returned
+ * @returns TOML text (sections, then `[[copy]]` tables), one value per line, each with its source
+ *   as a comment; a set password shows as `"********"`
+ * @example
+ * ```ts
+ * import { loadConfig } from "./mod.ts";
+ * console.log(formatEffectiveConfig(await loadConfig()));
+ * ```
+ */
+export function formatEffectiveConfig(loaded: LoadedConfig): string {
+  const { config, sources } = loaded;
+  const seconds = (ms: number): number => ms / 1000;
+  const sectionValues: Record<string, Record<string, SettingValue>> = {
+    listen: {
+      host: config.listen.host,
+      port: config.listen.port,
+      max_clients: config.listen.maxClients,
+      startup_timeout: seconds(config.listen.startupTimeoutMs),
+      max_message_size: config.listen.maxMessageSize,
+      shutdown_timeout: seconds(config.listen.shutdownTimeoutMs),
+    },
+    original: { ...config.original },
+    backend: {
+      user: config.backendAuth.user,
+      password: config.backendAuth.password === "" ? "" : "********",
+      passfile: config.backendAuth.passfile,
+      connect_timeout: seconds(config.backendAuth.connectTimeoutMs),
+    },
+    log: { ...config.log },
+  };
+  const out: string[] = [
+    loaded.file === undefined
+      ? "# no configuration file found: defaults and flags only"
+      : `# configuration file: ${loaded.file}`,
+  ];
+  const emit = (prefix: string, leaf: string, value: SettingValue | undefined): void => {
+    if (value === undefined) return;
+    out.push(
+      `${leaf} = ${tomlValue(value)}  # ${describeSource(sources.get(`${prefix}.${leaf}`), leaf)}`,
+    );
+  };
+  for (const [section, settings] of Object.entries(SECTIONS)) {
+    if (section === "backend" || section === "log") continue; // after the copies
+    out.push("", `[${section}]`);
+    for (const leaf of Object.keys(settings)) emit(section, leaf, sectionValues[section]?.[leaf]);
+  }
+  config.copies.forEach((copy, i) => {
+    out.push("", "[[copy]]");
+    const values: Record<string, SettingValue> = { ...copy };
+    for (const leaf of Object.keys(BACKEND_SETTINGS)) emit(`copy.${i}`, leaf, values[leaf]);
+  });
+  for (const section of ["backend", "log"]) {
+    out.push("", `[${section}]`);
+    for (const leaf of Object.keys(SECTIONS[section] ?? {})) {
+      emit(section, leaf, sectionValues[section]?.[leaf]);
+    }
+  }
+  return out.join("\n") + "\n";
+}
