@@ -99,6 +99,7 @@ export function buildLoaded(file: ParsedFile, flags: ParsedFile, ctx: BuildConte
   }
 
   const values = new Map<string, SettingValue>();
+  const invalid = new Set<string>();
   for (const e of merged.values()) {
     const setting = resolveKey(e.path)?.setting;
     if (setting === undefined) continue; // readers only produce known paths
@@ -107,6 +108,7 @@ export function buildLoaded(file: ParsedFile, flags: ParsedFile, ctx: BuildConte
       values.set(e.path, r.value);
       continue;
     }
+    invalid.add(e.path);
     errors.push(
       new ConfigError({
         ...placeOfEntry(e),
@@ -144,12 +146,13 @@ export function buildLoaded(file: ParsedFile, flags: ParsedFile, ctx: BuildConte
     port: num(`${prefix}.port`),
     weight: num(`${prefix}.weight`),
   });
-  // A missing host may be the echo of a syntax error, a malformed line or a bad "hostorg" that
-  // was reported already; then saying "no original server configured" would only add noise.
+  // A missing host may be the echo of a syntax error, a malformed line, a bad "hostorg" or a
+  // misspelt one ("did you mean ...") that was reported already: saying so again is only noise.
+  const concerns = (e: ConfigError): string | undefined =>
+    e.key === undefined ? undefined : resolveKey(e.key)?.path ??
+      resolveKey(e.expected.replace(/^"(.*)"$/, "$1"))?.path;
   const reported = (path: string): boolean =>
-    errors.some((e) =>
-      e.key === undefined ? e.file !== undefined : resolveKey(e.key)?.path === path
-    );
+    errors.some((e) => e.key === undefined ? e.file !== undefined : concerns(e) === path);
   if (!merged.has("original.host") && !reported("original.host")) {
     const searched = ctx.file === undefined && ctx.searched !== undefined
       ? `: no configuration file found (searched ${ctx.searched.join(", ")})`
@@ -185,7 +188,8 @@ export function buildLoaded(file: ParsedFile, flags: ParsedFile, ctx: BuildConte
       );
     }
   }
-  checkServers(original, copies, str("listen.host"), num("listen.port"), place, errors);
+  const listen = { host: str("listen.host"), port: num("listen.port") };
+  checkServers(original, copies, listen, invalid, place, errors);
 
   if (errors.length > 0) throw ConfigError.aggregate(sortErrors(errors, ctx.file));
 
@@ -248,21 +252,27 @@ function defaultOf(path: string): SettingValue | undefined {
   return resolveKey(path)?.setting.default;
 }
 
-/** Names must differ; no two servers (nor the listener) may share an address. */
+/**
+ * Names must differ; no two servers (nor the listener) may share an address. A name or address
+ * with an invalid part (reported already, replaced by its default here) takes no part.
+ */
 function checkServers(
   original: BackendConfig,
   copies: readonly BackendConfig[],
-  listenHost: string,
-  listenPort: number,
+  listen: { readonly host: string; readonly port: number },
+  invalid: ReadonlySet<string>,
   place: (paths: readonly string[]) => Place,
   errors: ConfigError[],
 ): void {
   const address = (b: { host: string; port: number }) => `${b.host}:${b.port}`;
-  const names = new Map<string, string>([[original.name, "the original"]]);
+  const hasAddress = (prefix: string, host: string): boolean =>
+    host !== "" && !invalid.has(`${prefix}.host`) && !invalid.has(`${prefix}.port`);
+  const names = new Map<string, string>();
+  if (!invalid.has("original.name")) names.set(original.name, "the original");
   const addresses = new Map<string, string>();
-  if (original.host !== "") addresses.set(address(original), "the original");
+  if (hasAddress("original", original.host)) addresses.set(address(original), "the original");
   copies.forEach((copy, i) => {
-    const owner = names.get(copy.name);
+    const owner = invalid.has(`copy.${i}.name`) ? undefined : names.get(copy.name);
     if (owner !== undefined) {
       errors.push(
         new ConfigError({
@@ -274,8 +284,8 @@ function checkServers(
           hint: "Give every [[copy]] a name of its own that differs from the original's.",
         }),
       );
-    } else names.set(copy.name, `copy "${copy.name}"`);
-    if (copy.host === "") return;
+    } else if (!invalid.has(`copy.${i}.name`)) names.set(copy.name, `copy "${copy.name}"`);
+    if (!hasAddress(`copy.${i}`, copy.host)) return;
     const same = addresses.get(address(copy));
     if (same !== undefined) {
       errors.push(
@@ -289,16 +299,15 @@ function checkServers(
       );
     } else addresses.set(address(copy), `copy "${copy.name}"`);
   });
-  const listen = address({ host: listenHost, port: listenPort });
-  const clash = addresses.get(listen);
+  const clash = hasAddress("listen", listen.host) ? addresses.get(address(listen)) : undefined;
   if (clash !== undefined) {
     errors.push(
       new ConfigError({
         ...place(["listen.port", "listen.host"]),
         key: "listen.port",
-        message: `usogres would listen on the address of ${clash} ("${listen}")`,
+        message: `usogres would listen on the address of ${clash} ("${address(listen)}")`,
         expected: "a listen address no server uses",
-        actual: `"${listen}"`,
+        actual: `"${address(listen)}"`,
         hint: 'Change listen.port (legacy "port") or the server\'s address.',
       }),
     );

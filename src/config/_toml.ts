@@ -193,8 +193,11 @@ function readCopies(
     notTable("copy", value, hint);
     return;
   }
-  const candidates = Object.keys(BACKEND_SETTINGS).map((l) => ({ match: l, display: l }));
   value.forEach((table: unknown, i) => {
+    const candidates = Object.keys(BACKEND_SETTINGS).map((l) => ({
+      match: l,
+      display: `copy.${i}.${l}`,
+    }));
     result.copyLines.push(lineOf(lines, `copy.${i}`));
     if (!isTable(table)) {
       notTable(`copy.${i}`, table, hint);

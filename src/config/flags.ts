@@ -144,6 +144,7 @@ export function overridesFromFlags(values: Readonly<Record<string, unknown>>): C
 export function readOverrides(overrides: ConfigOverrides | undefined): ParsedFile {
   const result: ParsedFile = { entries: [], errors: [], copyLines: [] };
   for (const [key, given] of Object.entries(overrides ?? {})) {
+    if (given === undefined) continue; // tolerate parseArgs' unset flags passed straight through
     const { value, flag } = typeof given === "object"
       ? given
       : { value: given, flag: `--${CONFIG_FLAGS.find((f) => f.key === key)?.flag ?? key}` };

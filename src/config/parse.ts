@@ -64,7 +64,9 @@ export function readConfigText(text: string, file: string): ParsedFile {
         message: `syntax error: ${toml.reason}`,
         expected: "valid TOML",
         actual: `line ${toml.line}, column ${toml.column}`,
-        hint: file.endsWith(".toml") ? 'Quote string values, as in key = "value".' : undefined,
+        hint: toml.reason === "invalid value"
+          ? 'Quote text values, as in host = "db1.example.com".'
+          : undefined,
       }),
     ],
   };

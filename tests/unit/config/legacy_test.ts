@@ -147,3 +147,18 @@ Deno.test("legacy config: is not tried for a file named .toml", () => {
   assert.equal(errors[0]?.line, 7);
   assert.match(errors[0]!.message, /^\/etc\/usogresrc\.toml:7:\d+: syntax error/);
 });
+
+Deno.test("legacy config: does not repeat a misspelt hostorg as a missing original", () => {
+  const errors = errorsOf(() => parseConfigText("hostrog = db1\n", "rc", {}, OPTS));
+  assert.deepEqual(errors.map((e) => e.message), [
+    'rc:1: unknown key "hostrog"; did you mean "hostorg"?',
+  ]);
+});
+
+Deno.test("legacy config: does not compare addresses whose port is invalid", () => {
+  // With portorg unusable, its default 5432 would clash with the listener's: not reported.
+  const errors = errorsOf(() =>
+    parseConfigText("hostorg = 127.0.0.1\nportorg = 54x\n", "rc", {}, OPTS)
+  );
+  assert.deepEqual(errors.map((e) => e.line), [2]);
+});

@@ -254,3 +254,45 @@ Deno.test("toml config: rejects ~ when there is no home directory", () => {
   assert.equal(errors[0]?.key, "log.dir");
   assert.match(errors[0]!.message, /HOME is not set/);
 });
+
+Deno.test("toml config: finds key lines past multi-line strings and quoted keys", () => {
+  const text = [
+    "[backend]",
+    'password = """',
+    "port = 1",
+    '"""',
+    '"user" = "app"',
+    "[original]",
+    'host = "db"',
+    "port = 5433",
+  ].join("\n");
+  const { sources, config } = parseConfigText(text, "f.toml", undefined, OPTS);
+  assert.equal(config.backendAuth.password, "port = 1\n");
+  assert.deepEqual(sources.get("backend.user"), { kind: "file", file: "f.toml", line: 5 });
+  assert.deepEqual(sources.get("original.port"), { kind: "file", file: "f.toml", line: 8 });
+});
+
+Deno.test("toml config: reports a file without an original server", () => {
+  const errors = errorsOf(() => parseConfigText("[listen]\nport = 6000\n", "f.toml", {}, OPTS));
+  assert.equal(errors.length, 1);
+  assert.equal(errors[0]?.message, "f.toml: no original server configured");
+  assert.equal(errors[0]?.key, "original.host");
+  assert.match(errors[0]!.hint ?? "", /--hostorg/);
+});
+
+Deno.test("toml config: gives no suggestion for a key far from every known one", () => {
+  const errors = errorsOf(() =>
+    parseConfigText('hostorg = "db"\nfrobnicate = 1\n', "f.toml", {}, OPTS)
+  );
+  assert.equal(errors[0]?.message, 'f.toml:2: unknown key "frobnicate"');
+});
+
+Deno.test("toml config: suggests the full path for an unknown key in a [[copy]] table", () => {
+  const errors = errorsOf(() =>
+    parseConfigText('hostorg = "db"\n[[copy]]\nhots = "c"\n', "f.toml", {}, OPTS)
+  );
+  assert.equal(
+    errors[0]?.message,
+    'f.toml:3: unknown key "copy.0.hots"; did you mean "copy.0.host"?',
+  );
+});
