@@ -107,7 +107,8 @@ export function decodeNoticeResponse(frame: Frame): NoticeResponse {
   };
 }
 
-type FieldsInput = ReadonlyMap<string, string> | Iterable<readonly [string, string]>;
+/** Fields to encode: a map or pairs of field type character and value, in wire order. */
+export type NoticeFieldsInput = ReadonlyMap<string, string> | Iterable<readonly [string, string]>;
 
 /**
  * Encodes an ErrorResponse ('E') from its fields (for usogres's own errors prefer
@@ -117,7 +118,7 @@ type FieldsInput = ReadonlyMap<string, string> | Iterable<readonly [string, stri
  * @returns the message
  * @throws {TypeError} when a field code is not one ASCII character or a value contains NUL
  */
-export function encodeErrorResponse(fields: FieldsInput): Uint8Array<ArrayBuffer> {
+export function encodeErrorResponse(fields: NoticeFieldsInput): Uint8Array<ArrayBuffer> {
   return encodeFieldMessage(BackendCode.ErrorResponse, fields);
 }
 
@@ -128,6 +129,6 @@ export function encodeErrorResponse(fields: FieldsInput): Uint8Array<ArrayBuffer
  * @returns the message
  * @throws {TypeError} when a field code is not one ASCII character or a value contains NUL
  */
-export function encodeNoticeResponse(fields: FieldsInput): Uint8Array<ArrayBuffer> {
+export function encodeNoticeResponse(fields: NoticeFieldsInput): Uint8Array<ArrayBuffer> {
   return encodeFieldMessage(BackendCode.NoticeResponse, fields);
 }

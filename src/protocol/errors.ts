@@ -36,8 +36,9 @@ const ERROR_RESPONSE = 0x45; // 'E'
  *
  * @example
  * ```ts
- * const e = PgError.invalidCatalogName("shop");
- * clientWrite(e.encode()); // FATAL 3D000 database "shop" does not exist
+ * declare const client: Deno.Conn;
+ * const e = PgError.invalidCatalogName("shop"); // FATAL 3D000 database "shop" does not exist
+ * await client.write(e.encode());
  * ```
  */
 export class PgError extends Error {

@@ -59,6 +59,10 @@ function tooLong(code: number, length: number, limit: number): ProtocolError {
  *
  * @example
  * ```ts
+ * import { frontendMaxLength } from "./codes.ts";
+ * import type { Frame } from "./frame.ts";
+ * declare const conn: Deno.Conn;
+ * declare function route(frame: Frame): void;
  * const reader = new FrameReader(conn, { maxLength: frontendMaxLength(), startup: true });
  * for (;;) {
  *   let frame;

@@ -8,7 +8,9 @@
  *
  * @example
  * ```ts
- * import { decodeFrontend, FrameReader, frontendMaxLength } from "../protocol/mod.ts";
+ * import { decodeFrontend, FrameReader, type FrontendMessage, frontendMaxLength } from "./mod.ts";
+ * declare const conn: Deno.Conn;
+ * declare function route(message: FrontendMessage): void;
  * const reader = new FrameReader(conn, { maxLength: frontendMaxLength() });
  * for (;;) {
  *   let frame;

@@ -25,9 +25,11 @@ export interface WriterOptions {
  *
  * @example
  * ```ts
+ * declare const conn: Deno.Conn;
  * const w = new Writer();
  * w.start(0x51).cstring("SELECT 1").end(); // Query
- * socketWrite(w.view()); // then w.reset()
+ * await conn.write(w.view()); // a real caller loops until all bytes are written
+ * w.reset();
  * ```
  */
 export class Writer {
