@@ -4,8 +4,8 @@
  */
 
 export {
-  type BackendConnectOptions,
   BackendConnection,
+  type BackendConnectOptions,
   type BackendStartup,
   type BackendTarget,
 } from "./connection.ts";

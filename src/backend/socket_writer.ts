@@ -39,7 +39,9 @@ export class SocketWriter {
    * @throws the socket's error (for example `Deno.errors.BrokenPipe`)
    */
   write(bytes: Uint8Array): Promise<void> {
-    const run = this.#pending === 0 ? this.#writeAll(bytes) : this.#tail.then(() => this.#writeAll(bytes));
+    const run = this.#pending === 0
+      ? this.#writeAll(bytes)
+      : this.#tail.then(() => this.#writeAll(bytes));
     this.#pending++;
     const done = run.finally(() => {
       this.#pending--;

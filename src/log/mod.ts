@@ -32,7 +32,11 @@ export interface LoggingOptions {
   readonly stderr: boolean;
 }
 
-const formatter = getTextFormatter({ timestamp: "date-time-tz", level: "FULL" });
+const formatter = getTextFormatter({
+  timestamp: "date-time-tz",
+  level: "FULL",
+  value: (v: unknown) => (typeof v === "string" ? v : Deno.inspect(v)),
+});
 const encoder = new TextEncoder();
 
 /** Writes each record to stderr synchronously, so nothing is lost when the process exits. */

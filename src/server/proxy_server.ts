@@ -152,7 +152,7 @@ export class ProxyServer implements AsyncDisposable {
     log.info("shutting down: {n} client connection(s) open", { n: sessions.length });
     for (const s of sessions) s.requestShutdown();
     const tasks = [...this.#tasks];
-    let timer: number | undefined;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const timeout = new Promise<"timeout">((resolve) => {
       timer = setTimeout(() => resolve("timeout"), this.config.listen.shutdownTimeoutMs);
     });
@@ -166,6 +166,11 @@ export class ProxyServer implements AsyncDisposable {
       await Promise.all([...this.#tasks]);
     }
     log.info("shutdown complete");
+  }
+
+  /** Closes every client connection at once (a second SIGINT/SIGTERM). */
+  kill(): void {
+    for (const s of this.#sessions) s.kill();
   }
 
   /** Same as {@link shutdown}; lets `await using` stop the server. */

@@ -27,12 +27,7 @@ import {
   ProtocolError,
   type TxStatus,
 } from "../protocol/mod.ts";
-import {
-  BackendConnection,
-  BackendError,
-  describeFailure,
-  SocketWriter,
-} from "../backend/mod.ts";
+import { BackendConnection, BackendError, describeFailure, SocketWriter } from "../backend/mod.ts";
 import { getLogger } from "../log/mod.ts";
 import type { CancelKey } from "./cancel_keys.ts";
 import type { SessionContext } from "./context.ts";
@@ -70,7 +65,7 @@ export class ClientConnection {
   #openBatch = false;
   #draining = false;
   #closed = false;
-  #startupTimer: number | undefined;
+  #startupTimer: ReturnType<typeof setTimeout> | undefined;
 
   /**
    * Wraps an accepted socket.
@@ -207,9 +202,7 @@ export class ClientConnection {
     const ctx = this.#ctx;
     this.#reader.startup = false;
     if (packet.majorVersion !== 3) {
-      throw PgError.featureNotSupported(
-        `unsupported frontend protocol ${packet.majorVersion}.${packet.minorVersion}: server supports 3.0 to 3.0`,
-      );
+      throw PgError.unsupportedFrontendProtocol(packet.majorVersion, packet.minorVersion);
     }
     if (packet.minorVersion > 0 || packet.protocolOptions.length > 0) {
       // A newer 3.x client, or `_pq_.` options: tell it what we speak and carry on, as postmaster.c
@@ -223,10 +216,10 @@ export class ClientConnection {
     const database = packet.parameters.get("database") || user;
     const replication = packet.parameters.get("replication");
     if (replication !== undefined && !isFalse(replication)) {
-      throw PgError.featureNotSupported(
-        "replication connections are not supported by usogres",
-        "usogres replicates by statement; physical and logical replication connections must go to a server directly.",
-      );
+      throw new PgError("FATAL", "0A000", "replication connections are not supported by usogres", {
+        detail:
+          "usogres replicates by statement; physical and logical replication connections must go to a server directly.",
+      });
     }
     this.state = { kind: "authenticating", user, database };
     if (ctx.shuttingDown()) throw PgError.adminShutdown();
@@ -474,23 +467,28 @@ function backendErrorToClient(e: BackendError, midSession: boolean): Uint8Array 
         hint: "Set backend.password in the configuration, PGPASSWORD, or a ~/.pgpass entry.",
       }).encode();
     case "unsupportedAuth":
-      return PgError.featureNotSupported(
+      return new PgError(
+        "FATAL",
+        "0A000",
         `server "${e.backend}" requested unsupported authentication method ${f.method}`,
       ).encode();
     case "unreachable":
     case "closed":
     case "protocol":
       if (midSession) {
-        return PgError.connectionFailure(
-          `lost connection to the original server`,
-          describeFailure(f),
-        ).encode();
+        return new PgError("FATAL", "08006", "lost connection to the original server", {
+          detail: sentence(describeFailure(f)),
+        }).encode();
       }
-      return PgError.cannotConnectNow(
-        `could not connect to the original server`,
-        describeFailure(f),
-      ).encode();
+      return new PgError("FATAL", "57P03", "could not connect to the original server", {
+        detail: sentence(describeFailure(f)),
+      }).encode();
   }
+}
+
+/** Turns a log-style phrase into a DETAIL sentence. */
+function sentence(text: string): string {
+  return `${text.charAt(0).toUpperCase()}${text.slice(1)}.`;
 }
 
 function concat(parts: Uint8Array[]): Uint8Array {

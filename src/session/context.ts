@@ -62,5 +62,10 @@ export interface SessionContext {
    * @param user role name
    * @returns the password, or undefined
    */
-  passwordFor(host: string, port: number, database: string, user: string): Promise<string | undefined>;
+  passwordFor(
+    host: string,
+    port: number,
+    database: string,
+    user: string,
+  ): Promise<string | undefined>;
 }

@@ -1,0 +1,41 @@
+/**
+ * @module
+ * usogres: a PostgreSQL wire-protocol proxy that keeps copy servers identical to an original server
+ * by replicating every data-changing statement, serving reads from one, and surviving a backend's
+ * failure without disturbing clients.
+ *
+ * As a library it exports the proxy server, the configuration loader and the types; run directly
+ * (`deno run -A mod.ts [run|demo|check-config] [--config FILE]`) it is the `usogres` command.
+ *
+ * @example
+ * ```ts
+ * import { loadConfig, ProxyServer } from "./mod.ts";
+ * const { config } = await loadConfig({ configPath: "usogresrc.toml" });
+ * const server = await ProxyServer.start(config);
+ * // ... later
+ * await server.shutdown();
+ * ```
+ */
+
+export {
+  type BackendAuthConfig,
+  type BackendConfig,
+  type Config,
+  ConfigError,
+  defaultConfig,
+  formatEffectiveConfig,
+  type ListenConfig,
+  loadConfig,
+  type LoadedConfig,
+  type LogConfig,
+  type ValueSource,
+} from "./src/config/mod.ts";
+export { ProxyServer } from "./src/server/proxy_server.ts";
+export { ExitCode, main } from "./src/cli.ts";
+export { VERSION } from "./src/version.ts";
+export { PgError, ProtocolError } from "./src/protocol/mod.ts";
+
+if (import.meta.main) {
+  const { main } = await import("./src/cli.ts");
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,218 @@
+/**
+ * @module
+ * The `usogres` command line: `run` (the default), `demo`, `check-config`, `--help`, `--version`.
+ * Arguments are parsed with `node:util` parseArgs; configuration flags come from the config
+ * layer's `CONFIG_FLAGS` table so `--help`, the parser and `check-config` never disagree.
+ *
+ * Exit codes: 0 clean stop; 1 runtime failure (cannot listen, unexpected error); 2 usage or
+ * configuration error (nothing was started).
+ */
+
+import { parseArgs } from "node:util";
+import {
+  CONFIG_FLAGS,
+  ConfigError,
+  configFlagOptions,
+  formatEffectiveConfig,
+  loadConfig,
+  type LoadedConfig,
+  overridesFromFlags,
+} from "./config/mod.ts";
+import { getLogger, setupLogging, shutdownLogging } from "./log/mod.ts";
+import { ProxyServer } from "./server/proxy_server.ts";
+import { VERSION } from "./version.ts";
+
+/** Process exit codes of the `usogres` command. */
+export const ExitCode = {
+  /** Clean stop (including after SIGINT/SIGTERM). */
+  Ok: 0,
+  /** Runtime failure: could not listen, or an unexpected error. */
+  Failure: 1,
+  /** Bad command line or configuration: nothing was started. */
+  Usage: 2,
+} as const;
+
+const COMMANDS = ["run", "demo", "check-config"] as const;
+type Command = (typeof COMMANDS)[number];
+
+const encoder = new TextEncoder();
+function out(text: string): void {
+  Deno.stdout.writeSync(encoder.encode(text.endsWith("\n") ? text : `${text}\n`));
+}
+function err(text: string): void {
+  Deno.stderr.writeSync(encoder.encode(text.endsWith("\n") ? text : `${text}\n`));
+}
+
+/**
+ * The `--help` text.
+ *
+ * @returns the usage text, ending in a newline
+ */
+export function helpText(): string {
+  const flags = CONFIG_FLAGS.map((f) => {
+    const name = `${f.short ? `-${f.short}, ` : "    "}--${f.flag} VALUE`;
+    return `  ${name.padEnd(28)}${f.description}`;
+  });
+  return [
+    `usogres ${VERSION}: a PostgreSQL proxy that replicates every write to copy servers`,
+    "",
+    "Usage:",
+    "  usogres [run] [--config FILE] [FLAGS]   run the proxy in the foreground",
+    "  usogres demo [--port N]                 throwaway original and copy servers behind usogres",
+    "  usogres check-config [--config FILE] [FLAGS]",
+    "                                          print the effective configuration and its sources",
+    "  usogres --help | --version",
+    "",
+    "Options:",
+    "  -c, --config FILE           configuration file (else $USOGRESRC, /usr/local/etc/usogresrc,",
+    "                              ~/.usogresrc, each also with .toml)",
+    ...flags,
+    "",
+    "Exit codes: 0 clean stop, 1 runtime failure, 2 usage or configuration error.",
+    "Signals: SIGINT/SIGTERM stop accepting, let running statements finish (shutdown_timeout),",
+    "then close; a second signal closes at once.",
+    "",
+  ].join("\n");
+}
+
+/**
+ * Runs the command line and returns the process exit code (it never calls `Deno.exit`).
+ *
+ * @param args arguments after the program name
+ * @returns the exit code
+ * @example
+ * ```ts
+ * Deno.exit(await main(Deno.args));
+ * ```
+ */
+export async function main(args: readonly string[]): Promise<number> {
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: [...args],
+      allowPositionals: true,
+      strict: true,
+      options: {
+        ...configFlagOptions(),
+        config: { type: "string", short: "c" },
+        help: { type: "boolean", short: "h" },
+        version: { type: "boolean", short: "V" },
+      },
+    });
+  } catch (e: unknown) {
+    err(`usogres: ${e instanceof Error ? e.message : String(e)}`);
+    err('Try "usogres --help" for more information.');
+    return ExitCode.Usage;
+  }
+  const { values, positionals } = parsed;
+  if (values.help) {
+    out(helpText());
+    return ExitCode.Ok;
+  }
+  if (values.version) {
+    out(`usogres ${VERSION}`);
+    return ExitCode.Ok;
+  }
+  const command = (positionals[0] ?? "run") as Command;
+  if (!COMMANDS.includes(command) || positionals.length > 1) {
+    err(`usogres: unknown command "${positionals.join(" ")}"`);
+    err('Try "usogres --help" for more information.');
+    return ExitCode.Usage;
+  }
+  if (command === "demo") {
+    const { runDemo } = await import("./demo.ts");
+    const given = (values as Record<string, unknown>).port;
+    const port = typeof given === "string" ? Number(given) : undefined;
+    if (port !== undefined && !(Number.isInteger(port) && port > 0 && port < 65536)) {
+      err(`usogres: invalid value for "--port": expected a port number 1-65535, got "${given}"`);
+      return ExitCode.Usage;
+    }
+    return await runDemo({ port });
+  }
+
+  let loaded: LoadedConfig;
+  try {
+    loaded = await loadConfig({
+      configPath: values.config,
+      overrides: overridesFromFlags(values),
+    });
+  } catch (e: unknown) {
+    if (e instanceof ConfigError) {
+      for (const one of e.errors) {
+        err(`usogres: ${one.message}`);
+        if (one.hint) err(`HINT: ${one.hint}`);
+      }
+      return ExitCode.Usage;
+    }
+    throw e;
+  }
+  if (command === "check-config") {
+    out(formatEffectiveConfig(loaded));
+    return ExitCode.Ok;
+  }
+  return await runProxy(loaded);
+}
+
+/**
+ * Runs the proxy in the foreground until SIGINT or SIGTERM.
+ *
+ * @param loaded the validated configuration
+ * @returns the exit code
+ */
+export async function runProxy(loaded: LoadedConfig): Promise<number> {
+  const config = loaded.config;
+  let logFile: string | undefined;
+  try {
+    logFile = await setupLogging(config.log);
+  } catch (e: unknown) {
+    err(
+      `usogres: could not open log directory "${config.log.dir}": ${
+        e instanceof Error ? e.message : String(e)
+      }`,
+    );
+    return ExitCode.Failure;
+  }
+  const log = getLogger("main");
+  let server: ProxyServer;
+  try {
+    server = await ProxyServer.start(config);
+  } catch (e: unknown) {
+    log.error("could not listen on {host}:{port}: {error}", {
+      host: config.listen.host,
+      port: config.listen.port,
+      error: e instanceof Error ? e.message : String(e),
+    });
+    await shutdownLogging();
+    return ExitCode.Failure;
+  }
+  log.info("usogres {version} started (config {file}, log {logFile})", {
+    version: VERSION,
+    file: loaded.file ?? "none",
+    logFile: logFile ?? "off",
+  });
+  await waitForStopSignal(() => server.kill());
+  await server.shutdown();
+  await shutdownLogging();
+  return ExitCode.Ok;
+}
+
+/**
+ * Resolves on the first SIGINT or SIGTERM; a second one calls `force`.
+ *
+ * @param force called on a second signal
+ * @returns when the first signal arrives
+ */
+export function waitForStopSignal(force: () => void): Promise<void> {
+  const signals: Deno.Signal[] = Deno.build.os === "windows"
+    ? ["SIGINT", "SIGBREAK"]
+    : ["SIGINT", "SIGTERM"];
+  return new Promise((resolve) => {
+    let count = 0;
+    const handler = () => {
+      count++;
+      if (count === 1) resolve();
+      else force();
+    };
+    for (const s of signals) Deno.addSignalListener(s, handler);
+  });
+}
