@@ -109,15 +109,14 @@ export function buildLoaded(file: ParsedFile, flags: ParsedFile, ctx: BuildConte
       continue;
     }
     invalid.add(e.path);
+    const actual = r.actual ?? describeValue(e.value);
     errors.push(
       new ConfigError({
         ...placeOfEntry(e),
         key: e.written,
-        message: `invalid value for "${e.written}": expected ${r.expected}, got ${
-          describeValue(e.value)
-        }`,
+        message: `invalid value for "${e.written}": expected ${r.expected}, got ${actual}`,
         expected: r.expected,
-        actual: describeValue(e.value),
+        actual,
         hint: r.hint,
       }),
     );
@@ -219,6 +218,13 @@ export function buildLoaded(file: ParsedFile, flags: ParsedFile, ctx: BuildConte
     const r = checkValue({ type: "path" }, logDir, false, ctx.home);
     logDir = r.ok ? String(r.value) : "";
   }
+  // The state file lives beside the log by default; with no log directory there is nowhere
+  // agreed to keep it, so states are not persisted.
+  let stateFile = str("replication.state_file");
+  if (stateFile === "" && logDir !== "") stateFile = `${logDir.replace(/\/+$/, "")}/usogres.state`;
+  const names = (path: string): readonly string[] => [
+    ...(values.get(path) ?? defaultOf(path)) as readonly string[],
+  ];
 
   const config: Config = {
     listen: {
@@ -241,6 +247,14 @@ export function buildLoaded(file: ParsedFile, flags: ParsedFile, ctx: BuildConte
       dir: logDir,
       level: str("log.level") as LogConfig["level"],
       stderr: (values.get("log.stderr") ?? defaultOf("log.stderr")) as boolean,
+    },
+    replication: {
+      loadBalance: (values.get("replication.load_balance") ??
+        defaultOf("replication.load_balance")) as boolean,
+      readOnlyFunctions: names("replication.read_only_functions"),
+      writeFunctions: names("replication.write_functions"),
+      stateFile,
+      copyTimeoutMs: Math.round(num("replication.copy_timeout") * 1000),
     },
   };
   return { config, file: ctx.file, sources };

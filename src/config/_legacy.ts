@@ -88,6 +88,23 @@ export function readLegacy(text: string, file: string): ParsedFile {
       return;
     }
     const key = m[1]!;
+    // Arrays have no syntax here (a bare word may hold "[" or ","): say so before the value's
+    // brackets are reported as malformed text.
+    if (resolveKey(key)?.setting.kind.type === "functions") {
+      result.errors.push(
+        new ConfigError({
+          where,
+          file,
+          line: lineNo,
+          key,
+          message: `"${key}" takes an array, which the legacy rc format cannot hold`,
+          expected: "a TOML configuration file",
+          actual: "a legacy rc file",
+          hint: "Write the configuration as TOML (see usogresrc.toml) to set it.",
+        }),
+      );
+      return;
+    }
     const read = readValue(m[2]!);
     if ("problem" in read) {
       result.errors.push(

@@ -6,6 +6,7 @@
  */
 
 import type { Candidate } from "./_suggest.ts";
+import { describeValue } from "./errors.ts";
 
 /** How a setting's value is checked and converted. */
 export type SettingKind =
@@ -19,10 +20,12 @@ export type SettingKind =
   | { readonly type: "string" }
   | { readonly type: "path" }
   | { readonly type: "enum"; readonly values: readonly string[] }
-  | { readonly type: "boolean" };
+  | { readonly type: "boolean" }
+  /** An array of function names; only TOML (or code) can give one, not text sources. */
+  | { readonly type: "functions" };
 
 /** A value as a user writes it. */
-export type SettingValue = string | number | boolean;
+export type SettingValue = string | number | boolean | readonly string[];
 
 /** One setting of a section. */
 export interface Setting {
@@ -95,7 +98,40 @@ export const SECTIONS: Readonly<Record<string, Readonly<Record<string, Setting>>
     },
     stderr: { kind: { type: "boolean" }, default: true, description: "also log to stderr" },
   },
+  replication: {
+    load_balance: {
+      kind: { type: "boolean" },
+      default: false,
+      description: "spread reads outside writing transactions over in-sync servers by weight",
+    },
+    read_only_functions: {
+      kind: { type: "functions" },
+      default: [],
+      description: "extra functions known to be read-only",
+    },
+    write_functions: {
+      kind: { type: "functions" },
+      default: [],
+      description: "functions always treated as writes",
+    },
+    state_file: {
+      kind: { type: "path" },
+      default: "",
+      description: 'file persisting server states; "": <log.dir>/usogres.state',
+    },
+    copy_timeout: {
+      kind: { type: "seconds", min: 0, max: 3600 },
+      default: 30,
+      description: "seconds a copy may take to answer a batch before it is stale (0: no limit)",
+    },
+  },
 };
+
+/**
+ * A function name as `read_only_functions` and `write_functions` take it, after lower-casing:
+ * an identifier, optionally schema-qualified (`pg_catalog.now`); `$` as PostgreSQL allows.
+ */
+const FUNCTION_NAME = /^[a-z_][a-z0-9_$]*(\.[a-z_][a-z0-9_$]*)?$/;
 
 /** The seed's flat keys and the setting each one sets. */
 export const LEGACY_KEYS: Readonly<Record<string, string>> = {
@@ -148,7 +184,13 @@ export function resolveKey(key: string): { path: string; setting: Setting } | un
 /** Outcome of checking one value. */
 export type CheckResult =
   | { readonly ok: true; readonly value: SettingValue }
-  | { readonly ok: false; readonly expected: string; readonly hint?: string };
+  | {
+    readonly ok: false;
+    readonly expected: string;
+    /** What was found, when more precise than the whole value (one element of an array). */
+    readonly actual?: string;
+    readonly hint?: string;
+  };
 
 const SIZE_UNITS: Readonly<Record<string, number>> = {
   "": 1,
@@ -184,12 +226,15 @@ export function expectedText(kind: SettingKind): string {
       return `one of ${kind.values.map((v) => `"${v}"`).join(", ")}`;
     case "boolean":
       return "true or false";
+    case "functions":
+      return "an array of function names (letters, digits, _ and $, optionally schema-qualified)";
   }
 }
 
 /** Turns text from a legacy file, a flag or the environment into the number or boolean it spells. */
 function coerce(kind: SettingKind, value: string): SettingValue {
   const text = value.trim();
+  if (kind.type === "functions") return value;
   if (kind.type === "boolean") {
     const lower = text.toLowerCase();
     if (["true", "on", "yes", "1"].includes(lower)) return true;
@@ -279,5 +324,42 @@ function checkKind(
       return typeof value === "string" && kind.values.includes(value) ? { ok: true, value } : bad;
     case "boolean":
       return typeof value === "boolean" ? { ok: true, value } : bad;
+    case "functions":
+      return checkFunctions(raw, lenient);
   }
+}
+
+/**
+ * Checks an array of function names and lower-cases them (PostgreSQL folds unquoted names).
+ * Text sources (legacy file, flags, environment) cannot give an array, so they are refused
+ * outright rather than split on some separator of our own invention.
+ */
+function checkFunctions(raw: unknown, lenient: boolean): CheckResult {
+  const expected = expectedText({ type: "functions" });
+  if (lenient) {
+    return {
+      ok: false,
+      expected: "an array of function names, which only a TOML file can give",
+      hint: "Write this setting in a TOML configuration file (usogresrc.toml).",
+    };
+  }
+  if (!Array.isArray(raw)) {
+    return typeof raw === "string"
+      ? { ok: false, expected, hint: `Write an array, as in [${JSON.stringify(raw)}].` }
+      : { ok: false, expected };
+  }
+  const names: string[] = [];
+  for (const [i, item] of raw.entries()) {
+    const name = typeof item === "string" ? item.toLowerCase() : undefined;
+    if (name === undefined || !FUNCTION_NAME.test(name)) {
+      return {
+        ok: false,
+        expected: `a function name (letters, digits, _ and $, optionally schema-qualified) ` +
+          `at index ${i}`,
+        actual: `${describeValue(item)} at index ${i}`,
+      };
+    }
+    names.push(name);
+  }
+  return { ok: true, value: names };
 }

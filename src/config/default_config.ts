@@ -4,7 +4,14 @@
  * setting to change, get a validated `Config` with the same defaults and checks as a file.
  */
 
-import type { BackendAuthConfig, BackendConfig, Config, ListenConfig, LogConfig } from "./types.ts";
+import type {
+  BackendAuthConfig,
+  BackendConfig,
+  Config,
+  ListenConfig,
+  LogConfig,
+  ReplicationConfig,
+} from "./types.ts";
 import { buildLoaded, type ConfigEnv } from "./_build.ts";
 import type { RawEntry } from "./_entry.ts";
 import { homeFrom, processEnv } from "./parse.ts";
@@ -24,6 +31,8 @@ export interface ConfigPartial {
   readonly backendAuth?: Partial<BackendAuthConfig>;
   /** Logging (the default directory is `~/.usogres-log`; give `dir: ""` for none). */
   readonly log?: Partial<LogConfig>;
+  /** Replication and routing (`stateFile: ""` derives `<log.dir>/usogres.state`, as in a file). */
+  readonly replication?: Partial<ReplicationConfig>;
 }
 
 /**
@@ -65,6 +74,13 @@ export function defaultConfig(
   (partial.copies ?? []).forEach((c, i) => put(`copy.${i}`, c, {}));
   put("backend", partial.backendAuth, { connectTimeoutMs: "connect_timeout" });
   put("log", partial.log, {});
+  put("replication", partial.replication, {
+    loadBalance: "load_balance",
+    readOnlyFunctions: "read_only_functions",
+    writeFunctions: "write_functions",
+    stateFile: "state_file",
+    copyTimeoutMs: "copy_timeout",
+  });
 
   const entries: RawEntry[] = Object.entries(values).map(([path, value]) => ({
     path,

@@ -26,9 +26,11 @@ function describeSource(source: ValueSource | undefined, leaf: string): string {
   }
 }
 
-/** A value in TOML syntax. */
+/** A value in TOML syntax (a JSON string literal is also a TOML basic string). */
 function tomlValue(value: SettingValue): string {
-  return typeof value === "string" ? JSON.stringify(value) : String(value);
+  if (typeof value === "string") return JSON.stringify(value);
+  if (typeof value === "object") return `[${value.map((v) => JSON.stringify(v)).join(", ")}]`;
+  return String(value);
 }
 
 /**
@@ -62,6 +64,13 @@ export function formatEffectiveConfig(loaded: LoadedConfig): string {
       connect_timeout: seconds(config.backendAuth.connectTimeoutMs),
     },
     log: { ...config.log },
+    replication: {
+      load_balance: config.replication.loadBalance,
+      read_only_functions: config.replication.readOnlyFunctions,
+      write_functions: config.replication.writeFunctions,
+      state_file: config.replication.stateFile,
+      copy_timeout: seconds(config.replication.copyTimeoutMs),
+    },
   };
   const out: string[] = [
     loaded.file === undefined
@@ -74,8 +83,9 @@ export function formatEffectiveConfig(loaded: LoadedConfig): string {
       `${leaf} = ${tomlValue(value)}  # ${describeSource(sources.get(`${prefix}.${leaf}`), leaf)}`,
     );
   };
+  const afterCopies = ["backend", "log", "replication"];
   for (const [section, settings] of Object.entries(SECTIONS)) {
-    if (section === "backend" || section === "log") continue; // after the copies
+    if (afterCopies.includes(section)) continue;
     out.push("", `[${section}]`);
     for (const leaf of Object.keys(settings)) emit(section, leaf, sectionValues[section]?.[leaf]);
   }
@@ -84,7 +94,7 @@ export function formatEffectiveConfig(loaded: LoadedConfig): string {
     const values: Record<string, SettingValue> = { ...copy };
     for (const leaf of Object.keys(BACKEND_SETTINGS)) emit(`copy.${i}`, leaf, values[leaf]);
   });
-  for (const section of ["backend", "log"]) {
+  for (const section of afterCopies) {
     out.push("", `[${section}]`);
     for (const leaf of Object.keys(SECTIONS[section] ?? {})) {
       emit(section, leaf, sectionValues[section]?.[leaf]);

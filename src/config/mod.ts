@@ -24,6 +24,7 @@ export type {
   ListenConfig,
   LoadedConfig,
   LogConfig,
+  ReplicationConfig,
   SslMode,
   ValueSource,
 } from "./types.ts";

@@ -57,6 +57,20 @@ export interface LogConfig {
   readonly stderr: boolean;
 }
 
+/** How statements are replicated and routed. */
+export interface ReplicationConfig {
+  /** Spread reads outside writing transactions over in-sync backends by weight (default false: reads go to the original). */
+  readonly loadBalance: boolean;
+  /** Extra functions known to be read-only (lower-case, optionally schema-qualified), so a SELECT calling them is a read. */
+  readonly readOnlyFunctions: readonly string[];
+  /** Functions always treated as writes, even if built-in read-only. */
+  readonly writeFunctions: readonly string[];
+  /** File that persists backend states (in-sync/stale) across restarts; default "<log.dir>/usogres.state", or "" (no persistence) when log.dir is "". */
+  readonly stateFile: string;
+  /** Milliseconds a copy may take to answer a replicated batch before it is marked stale (default 30000; 0 = no limit). */
+  readonly copyTimeoutMs: number;
+}
+
 /** The whole effective configuration. */
 export interface Config {
   /** Listener settings. */
@@ -69,6 +83,8 @@ export interface Config {
   readonly backendAuth: BackendAuthConfig;
   /** Logging. */
   readonly log: LogConfig;
+  /** Replication and routing. */
+  readonly replication: ReplicationConfig;
 }
 
 /** Where one effective value came from, for `usogres check-config`. */

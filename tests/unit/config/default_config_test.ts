@@ -25,6 +25,13 @@ Deno.test("defaultConfig: fills in every default around the given servers", () =
     copies: [{ name: "copy", host: "127.0.0.1", port: 5434, weight: 1 }],
     backendAuth: { user: "", password: "", passfile: "/home/u/.pgpass", connectTimeoutMs: 10_000 },
     log: { dir: "/home/u/.usogres-log", level: "info", stderr: true },
+    replication: {
+      loadBalance: false,
+      readOnlyFunctions: [],
+      writeFunctions: [],
+      stateFile: "/home/u/.usogres-log/usogres.state",
+      copyTimeoutMs: 30_000,
+    },
   });
 });
 
