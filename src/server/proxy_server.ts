@@ -7,6 +7,8 @@
 
 import type { Config } from "../config/mod.ts";
 import { resolveBackendPassword } from "../auth/mod.ts";
+import { Membership } from "../cluster/mod.ts";
+import { Classifier, initClassifier } from "../replication/mod.ts";
 import { getLogger } from "../log/mod.ts";
 import { CancelKeys } from "../session/cancel_keys.ts";
 import { ClientConnection } from "../session/client_connection.ts";
@@ -29,9 +31,20 @@ export class ProxyServer implements AsyncDisposable {
   #acceptLoop: Promise<void>;
   #stopped: Promise<void> | undefined;
 
-  private constructor(config: Config, listener: Deno.TcpListener) {
+  /** Backend states, shared by every session. */
+  readonly membership: Membership;
+  readonly #classifier: Classifier;
+
+  private constructor(
+    config: Config,
+    listener: Deno.TcpListener,
+    membership: Membership,
+    classifier: Classifier,
+  ) {
     this.config = config;
     this.#listener = listener;
+    this.membership = membership;
+    this.#classifier = classifier;
     this.#acceptLoop = this.#accept();
   }
 
@@ -48,16 +61,27 @@ export class ProxyServer implements AsyncDisposable {
    * await server.shutdown();
    * ```
    */
-  static start(config: Config): Promise<ProxyServer> {
+  static async start(config: Config): Promise<ProxyServer> {
+    await initClassifier();
+    const classifier = new Classifier({
+      readOnlyFunctions: config.replication.readOnlyFunctions,
+      writeFunctions: config.replication.writeFunctions,
+    });
+    const membership = new Membership(
+      config.original.name,
+      config.copies.map((c) => c.name),
+      config.replication.stateFile,
+    );
+    await membership.load();
     const listener = Deno.listen({ hostname: config.listen.host, port: config.listen.port });
-    const server = new ProxyServer(config, listener);
+    const server = new ProxyServer(config, listener, membership, classifier);
     log.info("listening on {host}:{port}, original {orgHost}:{orgPort}", {
       host: config.listen.host,
       port: server.port,
       orgHost: config.original.host,
       orgPort: config.original.port,
     });
-    return Promise.resolve(server);
+    return server;
   }
 
   /** The bound port (useful when the configuration asked for port 0). */
@@ -106,6 +130,8 @@ export class ProxyServer implements AsyncDisposable {
       config,
       cancelKeys: this.#cancelKeys,
       stats: this.stats,
+      membership: this.membership,
+      classifier: this.#classifier,
       shuttingDown: () => this.#stopping,
       admit: () => {
         if (this.#admitted >= config.listen.maxClients) return false;

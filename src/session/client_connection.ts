@@ -12,8 +12,6 @@
  */
 
 import {
-  BackendCode,
-  decodeBackend,
   decodeStartupPacket,
   encodeAuthenticationOk,
   encodeBackendKeyData,
@@ -21,7 +19,6 @@ import {
   encodeReadyForQuery,
   type Frame,
   FrameReader,
-  FrontendCode,
   frontendMaxLength,
   PgError,
   ProtocolError,
@@ -31,6 +28,9 @@ import { BackendConnection, BackendError, describeFailure, SocketWriter } from "
 import { getLogger } from "../log/mod.ts";
 import type { CancelKey } from "./cancel_keys.ts";
 import type { SessionContext } from "./context.ts";
+import { CopyLink } from "./copy_link.ts";
+import { Relay } from "./relay.ts";
+import type { BackendConfig } from "../config/mod.ts";
 import { authenticateClient } from "./authenticate.ts";
 
 const log = getLogger("session");
@@ -59,10 +59,7 @@ export class ClientConnection {
   #backend: BackendConnection | undefined;
   #cancelKey: CancelKey | undefined;
   #admitted = false;
-  /** ReadyForQuery messages the backend still owes (one per Query, Sync and FunctionCall). */
-  #awaitingReady = 0;
-  /** True between an extended-protocol message and its Sync. */
-  #openBatch = false;
+  #relayer: Relay | undefined;
   #draining = false;
   #closed = false;
   #startupTimer: ReturnType<typeof setTimeout> | undefined;
@@ -230,16 +227,52 @@ export class ClientConnection {
 
     const parameters = new Map<string, string>();
     for (const [k, v] of packet.parameters) if (!LOCAL_PARAMETERS.has(k)) parameters.set(k, v);
-    const original = ctx.config.original;
     const backendUser = ctx.config.backendAuth.user || user;
-    this.#backend = await BackendConnection.connect(original, {
-      user: backendUser,
-      database,
-      parameters,
-      password: () => ctx.passwordFor(original.host, original.port, database, backendUser),
-    }, {
-      connectTimeoutMs: ctx.config.backendAuth.connectTimeoutMs,
-      maxMessageSize: ctx.config.listen.maxMessageSize,
+    const connect = (target: BackendConfig) =>
+      BackendConnection.connect(target, {
+        user: backendUser,
+        database,
+        parameters,
+        password: () => ctx.passwordFor(target.host, target.port, database, backendUser),
+      }, {
+        connectTimeoutMs: ctx.config.backendAuth.connectTimeoutMs,
+        maxMessageSize: ctx.config.listen.maxMessageSize,
+      });
+    // The original and every in-sync copy connect in parallel: a session costs one round of
+    // startups, not one per server.
+    const copies = ctx.config.copies.filter((c) => ctx.membership.isInSync(c.name));
+    const [originalResult, ...copyResults] = await Promise.allSettled([
+      connect(ctx.config.original),
+      ...copies.map(connect),
+    ]);
+    const links: CopyLink[] = [];
+    copyResults.forEach((r) => {
+      if (r.status === "fulfilled") links.push(new CopyLink(r.value));
+    });
+    if (originalResult!.status === "rejected") {
+      for (const l of links) l.conn.close();
+      throw originalResult!.reason;
+    }
+    copyResults.forEach((r, i) => {
+      if (r.status === "rejected") {
+        // A copy that cannot take this session cannot take its writes: it is stale for everyone.
+        const reason = r.reason instanceof BackendError
+          ? describeFailure(r.reason.failure)
+          : String(r.reason);
+        ctx.membership.markStale(copies[i]!.name, `unreachable at session start: ${reason}`);
+      }
+    });
+    this.#backend = originalResult!.value;
+    this.#relayer = new Relay({
+      ctx,
+      membership: ctx.membership,
+      classifier: ctx.classifier,
+      original: this.#backend,
+      links,
+      clientReader: this.#reader,
+      clientWriter: this.#writer,
+      remote: this.#remote,
+      onReady: (tx) => this.#onReady(tx),
     });
 
     this.#cancelKey = ctx.cancelKeys.register(this);
@@ -261,114 +294,31 @@ export class ClientConnection {
   // ---- relay ------------------------------------------------------------------------------
 
   async #relay(): Promise<void> {
-    const backend = this.#backend!;
+    const relay = this.#relayer!;
     // Each loop reports its own failure first (the client must get the FATAL before the close);
-    // then whichever side ends first closes both sockets, which ends the other loop's read.
-    const toClient = this.#backendToClient(backend).catch((e: unknown) => this.#fail(e));
-    const toBackend = this.#clientToBackend(backend).catch((e: unknown) => this.#fail(e));
-    await Promise.race([toClient, toBackend]);
+    // then whichever side ends first closes every socket, which ends the other loop's read.
+    const toClient = relay.originalToClient().catch((e: unknown) => this.#fail(e));
+    const toBackends = relay.clientToBackends().then(
+      async () => {
+        if (relay.terminated) {
+          await Promise.all([this.#backend?.terminate(), relay.closeLinks()]);
+        }
+      },
+      (e: unknown) => this.#fail(e),
+    );
+    await Promise.race([toClient, toBackends]);
     this.#close("relay ended");
-    await Promise.all([toClient, toBackend]);
+    await Promise.all([toClient, toBackends]);
   }
 
-  async #clientToBackend(backend: BackendConnection): Promise<void> {
-    const reader = this.#reader;
-    for (;;) {
-      let start: Uint8Array | undefined;
-      let length = 0;
-      let frame: Frame | undefined;
-      while ((frame = reader.tryNext())) {
-        const code = frame.code;
-        if (code === FrontendCode.Terminate) {
-          if (start) await backend.write(start.subarray(0, length));
-          await backend.terminate();
-          this.#close("client terminated");
-          return;
-        }
-        if (code === FrontendCode.Query || code === FrontendCode.FunctionCall) {
-          this.#awaitingReady++;
-        } else if (code === FrontendCode.Sync) {
-          this.#awaitingReady++;
-          this.#openBatch = false;
-        } else if (
-          code !== FrontendCode.CopyData && code !== FrontendCode.CopyDone &&
-          code !== FrontendCode.CopyFail
-        ) {
-          this.#openBatch = true;
-        }
-        // Frames between two fills are adjacent in the reader's buffer: extend the run.
-        if (!start) {
-          start = new Uint8Array(frame.bytes.buffer, frame.bytes.byteOffset);
-          length = frame.bytes.length;
-        } else {
-          length += frame.bytes.length;
-        }
-      }
-      if (start) {
-        this.#ctx.stats.bytesFromClients += length;
-        await backend.write(start.subarray(0, length));
-      }
-      if (this.#closed) return;
-      if (!(await reader.fill())) {
-        if (reader.buffered > 0) throw new ProtocolError("incomplete message from client");
-        return; // client went away without Terminate
-      }
-    }
-  }
-
-  async #backendToClient(backend: BackendConnection): Promise<void> {
-    const reader = backend.reader;
-    const writer = this.#writer;
-    let fatalSeen = false;
-    for (;;) {
-      let start: Uint8Array | undefined;
-      let length = 0;
-      let frame: Frame | undefined;
-      let sawReady = false;
-      while ((frame = reader.tryNext())) {
-        const code = frame.code;
-        if (code === BackendCode.ReadyForQuery) {
-          const m = decodeBackend(frame);
-          if (m.type === "ReadyForQuery") {
-            this.state = { kind: "ready", tx: m.status };
-            backend.txStatus = m.status;
-          }
-          if (this.#awaitingReady > 0) this.#awaitingReady--;
-          sawReady = true;
-        } else if (code === BackendCode.ErrorResponse) {
-          const m = decodeBackend(frame);
-          if (m.type === "ErrorResponse" && (m.severity === "FATAL" || m.severity === "PANIC")) {
-            fatalSeen = true;
-          }
-        }
-        if (!start) {
-          start = new Uint8Array(frame.bytes.buffer, frame.bytes.byteOffset);
-          length = frame.bytes.length;
-        } else {
-          length += frame.bytes.length;
-        }
-      }
-      if (start) {
-        this.#ctx.stats.bytesToClients += length;
-        await writer.write(start.subarray(0, length));
-      }
-      if (sawReady && this.#draining && this.#idle()) {
-        await this.#shutdownNow();
-        return;
-      }
-      if (this.#closed) return;
-      if (!(await reader.fill())) {
-        if (this.#closed) return;
-        if (!fatalSeen) {
-          throw new BackendError(backend.target.name, { kind: "closed" });
-        }
-        return;
-      }
-    }
+  /** Called by the relay after each ReadyForQuery the client gets. */
+  #onReady(tx: TxStatus): void {
+    this.state = { kind: "ready", tx };
+    if (this.#draining && this.#idle()) void this.#shutdownNow();
   }
 
   #idle(): boolean {
-    return this.#awaitingReady === 0 && !this.#openBatch;
+    return this.#relayer?.idle ?? true;
   }
 
   async #shutdownNow(): Promise<void> {
@@ -436,6 +386,7 @@ export class ClientConnection {
   #finish(): void {
     this.#close("done");
     this.#backend?.close(); // also when it connected after a startup timeout closed the client
+    void this.#relayer?.closeLinks();
     if (this.#cancelKey) this.#ctx.cancelKeys.unregister(this.#cancelKey);
     if (this.#admitted) {
       this.#admitted = false;

@@ -5,6 +5,8 @@
  */
 
 import type { Config } from "../config/mod.ts";
+import type { Membership } from "../cluster/mod.ts";
+import type { Classifier } from "../replication/mod.ts";
 import type { CancelKeys } from "./cancel_keys.ts";
 
 /** Process-wide counters, for logs now and the admin console and metrics later. */
@@ -21,6 +23,8 @@ export interface ProxyStats {
   bytesFromClients: number;
   /** Bytes sent to clients. */
   bytesToClients: number;
+  /** Divergences detected (a copy's outcome differed from the original's). */
+  divergences: number;
 }
 
 /** A fresh set of zero counters. */
@@ -32,6 +36,7 @@ export function newProxyStats(): ProxyStats {
     cancelRequests: 0,
     bytesFromClients: 0,
     bytesToClients: 0,
+    divergences: 0,
   };
 }
 
@@ -43,6 +48,10 @@ export interface SessionContext {
   readonly cancelKeys: CancelKeys;
   /** Counters. */
   readonly stats: ProxyStats;
+  /** Backend states, shared by every session. */
+  readonly membership: Membership;
+  /** Statement classifier, shared (and its cache with it). */
+  readonly classifier: Classifier;
   /** True once shutdown began: new sessions are refused with 57P01. */
   shuttingDown(): boolean;
   /**

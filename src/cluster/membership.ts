@@ -1,0 +1,212 @@
+/**
+ * @module
+ * The state of every backend for the whole process: `inSync`, `stale`, `down` or `recovering`.
+ * Only in-sync copies receive writes. Every change goes through {@link Membership.transition},
+ * which checks the edge, persists the states (so a restarted usogres never writes to a stale copy),
+ * logs, counts, and notifies listeners, PgBouncer's `change_server_state()` in spirit.
+ *
+ * Sessions read the write set once per batch, so a copy marked stale by one session stops
+ * receiving writes from every session at once.
+ */
+
+import { getLogger } from "../log/mod.ts";
+
+const log = getLogger("cluster");
+
+/** A backend's replication state. */
+export type MemberState =
+  | { readonly kind: "inSync" }
+  | { readonly kind: "stale"; readonly reason: string; readonly since: string }
+  | { readonly kind: "down"; readonly reason: string; readonly since: string }
+  | { readonly kind: "recovering"; readonly since: string };
+
+/** The role a backend plays. */
+export type MemberRole = "original" | "copy";
+
+/** One backend's entry. */
+export interface Member {
+  /** Configured name. */
+  readonly name: string;
+  /** Role. */
+  readonly role: MemberRole;
+  /** Current state. */
+  state: MemberState;
+  /** Batches this copy applied in step with the original. */
+  writesApplied: number;
+  /** Batches that failed on this copy (each one made it stale). */
+  writesFailed: number;
+  /** Divergences detected on this copy. */
+  divergences: number;
+  /** Last error seen, for SHOW BACKENDS. */
+  lastError: string;
+}
+
+/** Allowed state changes; anything else is a bug. */
+const EDGES: Readonly<Record<MemberState["kind"], readonly MemberState["kind"][]>> = {
+  inSync: ["stale", "down"],
+  stale: ["stale", "down", "recovering"],
+  down: ["down", "stale", "recovering"],
+  recovering: ["inSync", "stale", "down"],
+};
+
+/** Persisted form: name -> state. */
+type StateFile = Record<string, MemberState>;
+
+/** Process-wide backend states. */
+export class Membership {
+  readonly #members = new Map<string, Member>();
+  readonly #stateFile: string;
+  readonly #listeners = new Set<(m: Member) => void>();
+
+  /**
+   * Creates the table; call {@link load} to restore persisted states.
+   *
+   * @param original name of the original
+   * @param copies names of the copies
+   * @param stateFile path that persists states ("" for none)
+   */
+  constructor(original: string, copies: readonly string[], stateFile: string) {
+    this.#stateFile = stateFile;
+    this.#members.set(original, newMember(original, "original"));
+    for (const c of copies) this.#members.set(c, newMember(c, "copy"));
+  }
+
+  /**
+   * Restores states written by an earlier run: a copy that was stale stays stale.
+   *
+   * @returns when loaded; a missing file means every backend starts in sync
+   * @throws Error when the file exists but cannot be read or parsed
+   */
+  async load(): Promise<void> {
+    if (this.#stateFile === "") return;
+    let text: string;
+    try {
+      text = await Deno.readTextFile(this.#stateFile);
+    } catch (e: unknown) {
+      if (e instanceof Deno.errors.NotFound) return;
+      throw e;
+    }
+    const saved = JSON.parse(text) as StateFile;
+    for (const [name, state] of Object.entries(saved)) {
+      const m = this.#members.get(name);
+      if (!m || m.role === "original" || state.kind === "inSync") continue;
+      // A recovery interrupted by a restart did not finish: the copy is stale.
+      m.state = state.kind === "recovering"
+        ? { kind: "stale", reason: "recovery interrupted by a restart", since: state.since }
+        : state;
+      log.warning('backend "{name}" is {state} (restored from {file}): {reason}', {
+        name,
+        state: m.state.kind,
+        file: this.#stateFile,
+        reason: "reason" in m.state ? m.state.reason : "",
+      });
+    }
+  }
+
+  /**
+   * Returns a backend's entry.
+   *
+   * @param name backend name
+   * @returns the entry
+   * @throws Error for an unknown name
+   */
+  get(name: string): Member {
+    const m = this.#members.get(name);
+    if (!m) throw new Error(`unknown backend "${name}"`);
+    return m;
+  }
+
+  /** Every backend, original first. */
+  get members(): readonly Member[] {
+    return [...this.#members.values()];
+  }
+
+  /**
+   * Whether a copy currently receives writes.
+   *
+   * @param name backend name
+   * @returns true when in sync
+   */
+  isInSync(name: string): boolean {
+    return this.#members.get(name)?.state.kind === "inSync";
+  }
+
+  /**
+   * Registers a callback run after every transition.
+   *
+   * @param fn the callback
+   * @returns a function that unregisters it
+   */
+  onChange(fn: (m: Member) => void): () => void {
+    this.#listeners.add(fn);
+    return () => this.#listeners.delete(fn);
+  }
+
+  /**
+   * Moves a backend to a new state: checks the edge, persists, logs, notifies.
+   *
+   * @param name backend name
+   * @param next the new state
+   * @returns true when the state changed, false when it already was `next.kind`
+   * @throws Error on an edge that is not allowed (a bug)
+   */
+  transition(name: string, next: MemberState): boolean {
+    const m = this.get(name);
+    const from = m.state.kind;
+    if (from === next.kind && from !== "stale") return false;
+    if (from === "stale" && next.kind === "stale") return false; // first reason wins
+    if (!EDGES[from].includes(next.kind)) {
+      throw new Error(`backend "${name}": invalid state change from ${from} to ${next.kind}`);
+    }
+    m.state = next;
+    if ("reason" in next) m.lastError = next.reason;
+    log.warning('backend "{name}" is now {state}: {reason}', {
+      name,
+      state: next.kind,
+      reason: "reason" in next ? next.reason : "",
+    });
+    this.#persist();
+    for (const fn of this.#listeners) fn(m);
+    return true;
+  }
+
+  /**
+   * Marks a copy stale (divergence, failure): it gets no more writes until recovered.
+   *
+   * @param name copy name
+   * @param reason one line for logs and SHOW BACKENDS
+   * @returns true when this call changed the state
+   */
+  markStale(name: string, reason: string): boolean {
+    return this.transition(name, { kind: "stale", reason, since: new Date().toISOString() });
+  }
+
+  #persist(): void {
+    if (this.#stateFile === "") return;
+    const out: StateFile = {};
+    for (const m of this.#members.values()) out[m.name] = m.state;
+    try {
+      // Synchronous on purpose: the state must be on disk before any further write is routed.
+      const tmp = `${this.#stateFile}.tmp`;
+      Deno.writeTextFileSync(tmp, JSON.stringify(out, null, 2) + "\n");
+      Deno.renameSync(tmp, this.#stateFile);
+    } catch (e: unknown) {
+      log.error("could not persist backend states to {file}: {error}", {
+        file: this.#stateFile,
+        error: e instanceof Error ? e.message : String(e),
+      });
+    }
+  }
+}
+
+function newMember(name: string, role: MemberRole): Member {
+  return {
+    name,
+    role,
+    state: { kind: "inSync" },
+    writesApplied: 0,
+    writesFailed: 0,
+    divergences: 0,
+    lastError: "",
+  };
+}

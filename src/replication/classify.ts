@@ -1,0 +1,266 @@
+/**
+ * @module
+ * The statement classifier: decides where a SQL string may run (one backend, every backend, or
+ * the original only), using PostgreSQL's own grammar through libpg-query (the raw parser of
+ * `src/backend/parser/gram.y`, compiled to WASM). Results are cached by exact text, because
+ * applications send the same few statements again and again and a cache hit is one Map lookup.
+ * DESIGN.md, "Replication semantics", gives the rules; `_classify_rules.ts` implements them.
+ *
+ * @example
+ * ```ts
+ * import { Classifier, initClassifier } from "./classify.ts";
+ * await initClassifier();
+ * const classifier = new Classifier({ readOnlyFunctions: ["myschema.score"] });
+ * classifier.classify("SELECT nextval('s')").class; // "write"
+ * ```
+ */
+
+import { loadModule, parseSync } from "libpg-query";
+import { classifyNode, FunctionPolicy, isObject, unwrap, type Verdict } from "./_classify_rules.ts";
+
+/** Where one statement may run. */
+export type StatementClass =
+  /** Needs one backend: SELECT without unsafe functions, SHOW, EXPLAIN, COPY ... TO, VALUES, TABLE. */
+  | "read"
+  /** Changes data: goes to the original, then every in-sync copy. */
+  | "write"
+  /** Changes only session state (SET, RESET, DISCARD, PREPARE, DEALLOCATE): every backend. */
+  | "session"
+  /** BEGIN, COMMIT, ROLLBACK, SAVEPOINT, PREPARE TRANSACTION, ...: every backend. */
+  | "transaction"
+  /** LISTEN/UNLISTEN, DECLARE/FETCH/MOVE/CLOSE cursor: the original only (sticky). */
+  | "originalOnly";
+
+/** What a transaction statement does. */
+export type TransactionAction =
+  | "begin"
+  | "commit"
+  | "rollback"
+  | "savepoint"
+  | "release"
+  | "rollbackTo"
+  | "prepare"
+  | "commitPrepared"
+  | "rollbackPrepared";
+
+/** One statement of a classified string. */
+export interface StatementInfo {
+  /** Where this statement may run. */
+  readonly class: StatementClass;
+  /** The parse node type, e.g. `SelectStmt`, `InsertStmt`, `VariableSetStmt`. */
+  readonly node: string;
+  /** This statement's own text, trimmed. */
+  readonly text: string;
+  /** For `transaction` statements: what they do. */
+  readonly transaction?: TransactionAction;
+  /** SQL `PREPARE name AS stmt`: the name and the class of `stmt`. */
+  readonly prepare?: { readonly name: string; readonly class: StatementClass };
+  /** SQL `EXECUTE name`: the session resolves the class from its PREPARE (unknown: write). */
+  readonly execute?: string;
+  /** SQL `DEALLOCATE name`; null for `DEALLOCATE ALL`. */
+  readonly deallocate?: string | null;
+  /** Why a SELECT (or a cursor's query, or WHERE CURRENT OF) is more than a read. */
+  readonly reason?: string;
+  /** True when the statement creates a temporary object; absent when not known. */
+  readonly temporary?: boolean;
+}
+
+/** The classification of a whole SQL string, which is routed as one unit. */
+export interface Classification {
+  /** The combined class: write > transaction > session > originalOnly > read. */
+  readonly class: StatementClass;
+  /** Each statement in order; empty for an empty string, only comments, or a parse error. */
+  readonly statements: readonly StatementInfo[];
+  /** The parser's message when the text does not parse; the class is then `write`. */
+  readonly parseError?: string;
+  /** True when any statement is a write (the transaction has then written). */
+  readonly hasWrite: boolean;
+}
+
+/** Options of {@link Classifier}. */
+export interface ClassifierOptions {
+  /** Extra read-only functions, lower-case, bare (any schema) or schema-qualified (`s.f`). */
+  readonly readOnlyFunctions?: readonly string[];
+  /** Functions that are writes even if built-in read-only, bare or schema-qualified. */
+  readonly writeFunctions?: readonly string[];
+  /** Most classifications kept (default 10,000); 0 disables the cache. */
+  readonly cacheSize?: number;
+  /**
+   * Longest text (in UTF-16 code units) that is cached (default 65,536): a multi-megabyte INSERT
+   * of literals is unlikely to come again and would only hold memory.
+   */
+  readonly maxCachedTextLength?: number;
+}
+
+let loading: Promise<void> | undefined;
+let loaded = false;
+
+/**
+ * Loads the parser's WASM module. Idempotent: every call after the first returns the same promise.
+ * @returns a promise that resolves once {@link Classifier.classify} may be called
+ * @throws Error when the WASM module cannot be loaded (a later call tries again)
+ */
+export function initClassifier(): Promise<void> {
+  loading ??= loadModule().then(
+    () => {
+      loaded = true;
+    },
+    (e: unknown) => {
+      loading = undefined;
+      throw e;
+    },
+  );
+  return loading;
+}
+
+/** Precedence of the combined class: any of write, transaction, session means every backend. */
+const RANK: Readonly<Record<StatementClass, number>> = {
+  read: 0,
+  originalOnly: 1,
+  session: 2,
+  transaction: 3,
+  write: 4,
+};
+
+const EMPTY: Classification = Object.freeze({
+  class: "read",
+  statements: Object.freeze([]),
+  hasWrite: false,
+});
+
+/** A bounded cache of classifications by exact SQL text, with hit and miss counters. */
+export class Classifier {
+  /** Cache hits and misses since construction. */
+  readonly stats: { hits: number; misses: number } = { hits: 0, misses: 0 };
+  readonly #cache = new Map<string, Classification>();
+  readonly #policy: FunctionPolicy;
+  readonly #cacheSize: number;
+  readonly #maxTextLength: number;
+
+  /**
+   * Creates a classifier with its own cache and function lists.
+   * @param opts function lists and cache bounds
+   * @throws RangeError when `cacheSize` or `maxCachedTextLength` is not a non-negative integer
+   */
+  constructor(opts: ClassifierOptions = {}) {
+    this.#cacheSize = checkCount("cacheSize", opts.cacheSize ?? 10_000);
+    this.#maxTextLength = checkCount("maxCachedTextLength", opts.maxCachedTextLength ?? 65_536);
+    this.#policy = new FunctionPolicy(opts.readOnlyFunctions, opts.writeFunctions);
+  }
+
+  /**
+   * Classifies a SQL string (one simple Query, or one Parse). The result is frozen and shared by
+   * every caller that passes the same text.
+   * @param sql the query text, possibly several statements
+   * @returns the classification; a text that does not parse is a write with `parseError`
+   * @throws Error when {@link initClassifier} has not completed
+   */
+  classify(sql: string): Classification {
+    const cached = this.#cache.get(sql);
+    if (cached !== undefined) {
+      this.stats.hits++;
+      return cached;
+    }
+    this.stats.misses++;
+    const result = classifyText(sql, this.#policy);
+    if (this.#cacheSize > 0 && sql.length <= this.#maxTextLength) {
+      // Oldest first: Map keeps insertion order, so eviction costs nothing on the hit path.
+      if (this.#cache.size >= this.#cacheSize) {
+        const oldest = this.#cache.keys().next();
+        if (oldest.done !== true) this.#cache.delete(oldest.value);
+      }
+      this.#cache.set(sql, result);
+    }
+    return result;
+  }
+}
+
+function checkCount(key: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 0) {
+    throw new RangeError(`classifier option "${key}" must be a non-negative integer: ${value}`);
+  }
+  return value;
+}
+
+/** PostgreSQL's whitespace (scan.l `space`); JavaScript's trim() knows more characters. */
+const PG_BLANK = /^[ \t\n\r\f\v]*$/;
+
+function classifyText(sql: string, policy: FunctionPolicy): Classification {
+  if (!loaded) throw new Error("classifier not initialised: await initClassifier() first");
+  // libpg-query refuses any text that JavaScript's trim() empties, but the server answers a
+  // blank query with EmptyQueryResponse and rejects other Unicode spaces as a syntax error.
+  let text = sql;
+  if (sql.trim() === "") {
+    if (PG_BLANK.test(sql)) return EMPTY;
+    text = `${sql};`;
+  }
+  // The parser reads a C string: text after a NUL would be invisible to it. The wire protocol
+  // cannot carry one in a query, so this is a caller's bug, and a write is the safe answer.
+  if (text.includes("\0")) return parseFailure("query text contains a NUL character");
+  let tree: unknown;
+  try {
+    tree = parseSync(text);
+  } catch (e: unknown) {
+    return parseFailure(e instanceof Error ? e.message : String(e));
+  }
+  const raws = isObject(tree) && Array.isArray(tree.stmts) ? tree.stmts : [];
+  if (raws.length === 0) return EMPTY;
+  const slicer = textSlicer(sql);
+  const statements: StatementInfo[] = [];
+  let combined: StatementClass = "read";
+  let hasWrite = false;
+  for (const raw of raws) {
+    const rawStmt = isObject(raw) ? raw : {};
+    const { type, body } = unwrap(rawStmt.stmt);
+    const verdict = classifyNode(type, body, policy);
+    const start = typeof rawStmt.stmt_location === "number" ? rawStmt.stmt_location : 0;
+    const length = typeof rawStmt.stmt_len === "number" ? rawStmt.stmt_len : 0;
+    statements.push(info(verdict, type, slicer(start, length)));
+    if (RANK[verdict.class] > RANK[combined]) combined = verdict.class;
+    hasWrite ||= verdict.class === "write";
+  }
+  return Object.freeze({
+    class: combined,
+    statements: Object.freeze(statements),
+    hasWrite,
+  });
+}
+
+/** A text that does not parse goes to every backend, and each returns the same error. */
+function parseFailure(message: string): Classification {
+  return Object.freeze({
+    class: "write",
+    statements: Object.freeze([]),
+    parseError: message,
+    hasWrite: false,
+  });
+}
+
+function info(verdict: Verdict, node: string, text: string): StatementInfo {
+  const { class: cls, prepare, ...rest } = verdict;
+  // class, node and text first: they read best in logs and test failures.
+  return Object.freeze({
+    class: cls,
+    node,
+    text,
+    ...rest,
+    ...(prepare === undefined ? {} : { prepare: Object.freeze({ ...prepare }) }),
+  });
+}
+
+const encoder = new TextEncoder();
+const decoder = new TextDecoder();
+const NON_ASCII = /[\u0080-\uffff]/;
+
+/**
+ * Cuts statements out of the text by the parser's offsets, which count UTF-8 bytes; for ASCII
+ * text bytes and UTF-16 code units coincide and the string is cut directly.
+ */
+function textSlicer(sql: string): (start: number, length: number) => string {
+  if (!NON_ASCII.test(sql)) {
+    return (start, length) => sql.slice(start, length > 0 ? start + length : undefined).trim();
+  }
+  const bytes = encoder.encode(sql);
+  return (start, length) =>
+    decoder.decode(bytes.subarray(start, length > 0 ? start + length : bytes.length)).trim();
+}

@@ -1,0 +1,148 @@
+/**
+ * @module
+ * What copies run when the original reported an error (DESIGN.md, "Transactions"): the failing
+ * statement is never sent to copies, but they must end in the same state. They get the part of
+ * the batch that succeeded on the original, then a statement that fails on purpose at the point
+ * where the original failed, so implicit and explicit transactions roll back (or abort) exactly as
+ * on the original. Then {@link reconcileStep} closes any remaining gap in transaction status, and
+ * {@link compareOutcomes} decides whether a copy diverged.
+ */
+
+import {
+  encodeBind,
+  encodeExecute,
+  encodeParse,
+  encodeQuery,
+  SYNC,
+  type TxStatus,
+} from "../protocol/mod.ts";
+import type { BatchEntry } from "./batch.ts";
+import type { BatchOutcome } from "./reply_tracker.ts";
+
+/** A statement that always fails: it puts a copy where the original's error left the original. */
+export const FORCED_ERROR_SQL =
+  "DO $usogres$BEGIN RAISE EXCEPTION 'usogres: the original server reported an error here'; END$usogres$";
+
+/** One message for a copy, with the kind the copy's reply tracker needs. */
+export interface CopyMessage {
+  /** Message kind. */
+  readonly kind: BatchEntry["kind"];
+  /** Encoded message. */
+  readonly bytes: Uint8Array;
+  /** Index of the original's entry it mirrors, or -1 for messages usogres added. */
+  readonly source: number;
+  /** For Parse and Bind: the statement name. */
+  readonly statement?: string;
+}
+
+/**
+ * The messages a copy runs for a batch that succeeded on the original: every retained entry.
+ *
+ * @param entries the batch's entries
+ * @returns the copy's messages
+ */
+export function copyMessages(entries: readonly BatchEntry[]): CopyMessage[] {
+  const out: CopyMessage[] = [];
+  entries.forEach((e, i) => {
+    if (e.bytes) out.push(toCopyMessage(e, e.bytes, i));
+  });
+  return out;
+}
+
+/**
+ * The messages a copy runs for a batch that failed on the original: the retained entries before
+ * the failing one, then a forced error in the same sub-protocol. Empty when nothing before the
+ * error ran on a copy (then only {@link reconcileStep} matters).
+ *
+ * @param entries the batch's entries
+ * @param failedAt index of the entry the original's error answered
+ * @param statementsDone for a failing Query, how many of its statements completed first
+ * @returns the copy's messages
+ */
+export function mirrorFailedBatch(
+  entries: readonly BatchEntry[],
+  failedAt: number,
+  statementsDone: number,
+): CopyMessage[] {
+  const out: CopyMessage[] = [];
+  for (let i = 0; i < failedAt && i < entries.length; i++) {
+    const e = entries[i]!;
+    if (e.bytes && e.kind !== "Sync") out.push(toCopyMessage(e, e.bytes, i));
+  }
+  const failed = entries[failedAt];
+  if (failed?.kind === "Query" && failed.bytes) {
+    const done = (failed.statements ?? []).slice(0, statementsDone).map((s) => s.text);
+    if (done.length === 0 && out.length === 0) return [];
+    const sql = [...done, FORCED_ERROR_SQL].join(";\n");
+    out.push({ kind: "Query", bytes: encodeQuery(sql), source: failedAt });
+    return out;
+  }
+  if (out.length === 0) return [];
+  out.push(...forcedErrorExtended());
+  return out;
+}
+
+function toCopyMessage(e: BatchEntry, bytes: Uint8Array, source: number): CopyMessage {
+  return e.statement === undefined
+    ? { kind: e.kind, bytes, source }
+    : { kind: e.kind, bytes, source, statement: e.statement };
+}
+
+/** Parse, Bind, Execute and Sync of {@link FORCED_ERROR_SQL} (unnamed statement and portal). */
+function forcedErrorExtended(): CopyMessage[] {
+  return [
+    { kind: "Parse", bytes: encodeParse("", FORCED_ERROR_SQL), source: -1 },
+    { kind: "Bind", bytes: encodeBind({}), source: -1 },
+    { kind: "Execute", bytes: encodeExecute(), source: -1 },
+    { kind: "Sync", bytes: SYNC, source: -1 },
+  ];
+}
+
+/**
+ * The next message that moves a copy's transaction status towards the original's, or undefined
+ * when none can (the copy has then diverged) or none is needed.
+ *
+ * @param original the original's status after the batch
+ * @param copy the copy's status
+ * @returns a Query to send, "diverged", or undefined when they agree
+ */
+export function reconcileStep(
+  original: TxStatus,
+  copy: TxStatus,
+): { readonly sql: string } | "diverged" | undefined {
+  if (original === copy) return undefined;
+  if (original === "idle") return { sql: "ROLLBACK" }; // the original's transaction ended in error
+  if (original === "failed" && copy === "inTransaction") return { sql: FORCED_ERROR_SQL };
+  return "diverged";
+}
+
+/**
+ * Compares a copy's outcome with the original's for a batch the original completed without error.
+ *
+ * @param original the original's outcome
+ * @param copy the copy's outcome
+ * @param messages the copy's messages (to map its tags back to the original's entries)
+ * @returns a one-line description of the divergence, or undefined when they agree
+ */
+export function compareOutcomes(
+  original: BatchOutcome,
+  copy: BatchOutcome,
+  messages: readonly CopyMessage[],
+): string | undefined {
+  if (copy.error) {
+    return `copy failed where the original succeeded: ${copy.error.code} ${copy.error.message}`;
+  }
+  for (let i = 0; i < messages.length; i++) {
+    const source = messages[i]!.source;
+    if (source < 0) continue;
+    const want = original.tags.get(source) ?? [];
+    const got = copy.tags.get(i) ?? [];
+    if (want.length !== got.length || want.some((t, k) => t !== got[k])) {
+      return `command tags differ: original "${want.join(", ")}", copy "${got.join(", ")}"`;
+    }
+  }
+  if (original.status !== copy.status) {
+    return `transaction status differs: original ${original.status}, copy ${copy.status}`;
+  }
+  return undefined;
+}

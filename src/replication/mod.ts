@@ -1,0 +1,33 @@
+/**
+ * @module
+ * Replication logic, pure and socket-free: classification of SQL, batches, reply tracking, what
+ * copies run after an error, and outcome comparison. The only entry point of `src/replication/`.
+ */
+
+export {
+  type Classification,
+  Classifier,
+  type ClassifierOptions,
+  initClassifier,
+  type StatementClass,
+  type StatementInfo,
+  type TransactionAction,
+} from "./classify.ts";
+export {
+  type Batch,
+  type BatchEntry,
+  type BatchRoute,
+  endsBatch,
+  type EntryKind,
+  newBatch,
+} from "./batch.ts";
+export { type BatchError, type BatchOutcome, ReplyTracker } from "./reply_tracker.ts";
+export {
+  compareOutcomes,
+  type CopyMessage,
+  copyMessages,
+  FORCED_ERROR_SQL,
+  mirrorFailedBatch,
+  reconcileStep,
+} from "./mirror.ts";
+export { type PreparedStatement, PreparedStatements, routeOf } from "./prepared.ts";

@@ -1,0 +1,201 @@
+/**
+ * @module
+ * One session's connection to one copy. It runs the batches the original completed, consuming and
+ * tracking the copy's replies (clients never see them), and keeps the copy's prepared statements
+ * in step: before a batch binds a named statement the copy lacks, it sends that statement's Parse.
+ */
+
+import { encodeClose, encodeQuery, type TxStatus } from "../protocol/mod.ts";
+import type { BackendConnection } from "../backend/mod.ts";
+import {
+  type BatchOutcome,
+  type CopyMessage,
+  type PreparedStatements,
+  ReplyTracker,
+} from "../replication/mod.ts";
+
+/** A session's link to one copy. */
+export class CopyLink {
+  /** The connection. */
+  readonly conn: BackendConnection;
+  /** Transaction status after the last batch. */
+  status: TxStatus = "idle";
+  /** Named statements this copy has, by the identity of their retained Parse message. */
+  readonly #statements = new Map<string, Uint8Array>();
+  #pending: Promise<BatchOutcome> | undefined;
+
+  /**
+   * Wraps an authenticated connection.
+   *
+   * @param conn the copy connection
+   */
+  constructor(conn: BackendConnection) {
+    this.conn = conn;
+    this.status = conn.txStatus;
+  }
+
+  /** The copy's configured name. */
+  get name(): string {
+    return this.conn.target.name;
+  }
+
+  /**
+   * Adds the Parse messages the copy lacks for the statements the batch binds.
+   *
+   * @param messages the batch for this copy
+   * @param prepared the session's statements
+   * @returns the messages to send, injected ones first (source -1)
+   */
+  withStatements(messages: readonly CopyMessage[], prepared: PreparedStatements): CopyMessage[] {
+    const out: CopyMessage[] = [];
+    const parsedHere = new Set<string>();
+    const body: CopyMessage[] = [];
+    for (const m of messages) {
+      if (m.kind === "Parse" && m.statement !== undefined) parsedHere.add(m.statement);
+      if (m.kind === "Bind" && m.statement !== undefined && !parsedHere.has(m.statement)) {
+        const s = prepared.statement(m.statement);
+        if (s && this.#statements.get(m.statement) !== s.parse) {
+          if (m.statement !== "" && this.#statements.has(m.statement)) {
+            out.push({ kind: "Close", bytes: encodeClose("S", m.statement), source: -1 });
+          }
+          out.push({ kind: "Parse", bytes: s.parse, source: -1, statement: m.statement });
+          this.#statements.set(m.statement, s.parse);
+        }
+        parsedHere.add(m.statement);
+      }
+      body.push(m);
+    }
+    for (const m of body) {
+      if (m.kind === "Parse" && m.statement !== undefined) {
+        this.#statements.set(m.statement, m.bytes);
+      }
+    }
+    return [...out, ...body];
+  }
+
+  /** Forgets every prepared statement (after DISCARD ALL or DEALLOCATE ALL ran on the copy). */
+  forgetStatements(): void {
+    this.#statements.clear();
+  }
+
+  /**
+   * Sends messages and starts reading the replies in the background.
+   *
+   * @param messages what to send
+   * @param timeoutMs how long the copy may take (0 = no limit)
+   * @returns when the messages are written
+   * @throws the socket's error when the copy connection is broken
+   */
+  async start(messages: readonly CopyMessage[], timeoutMs: number): Promise<void> {
+    const tracker = new ReplyTracker(messages.map((m) => m.kind), true);
+    this.#pending = this.#collect(tracker, timeoutMs);
+    // Attach a handler now; the caller awaits finish() later.
+    this.#pending.catch(() => {});
+    await this.conn.write(concat(messages.map((m) => m.bytes)));
+  }
+
+  /**
+   * Writes more bytes into a running batch (COPY data, the delayed CopyDone).
+   *
+   * @param bytes protocol messages
+   * @returns when written
+   * @throws the socket's error
+   */
+  write(bytes: Uint8Array): Promise<void> {
+    return this.conn.write(bytes);
+  }
+
+  /**
+   * Waits for the batch started by {@link start} to end.
+   *
+   * @returns the copy's outcome
+   * @throws Error when the copy failed, closed, or timed out
+   */
+  async finish(): Promise<BatchOutcome> {
+    const p = this.#pending;
+    if (!p) throw new Error("no batch running on this copy");
+    this.#pending = undefined;
+    const outcome = await p;
+    this.status = outcome.status;
+    return outcome;
+  }
+
+  /**
+   * Runs messages as one batch and waits for its outcome.
+   *
+   * @param messages what to send
+   * @param timeoutMs how long the copy may take (0 = no limit)
+   * @returns the copy's outcome
+   * @throws Error when the copy failed, closed, or timed out
+   */
+  async run(messages: readonly CopyMessage[], timeoutMs: number): Promise<BatchOutcome> {
+    await this.start(messages, timeoutMs);
+    return await this.finish();
+  }
+
+  /**
+   * Runs one simple query (used to reconcile transaction status).
+   *
+   * @param sql the statement
+   * @param timeoutMs how long the copy may take
+   * @returns the copy's outcome
+   * @throws Error when the copy failed, closed, or timed out
+   */
+  query(sql: string, timeoutMs: number): Promise<BatchOutcome> {
+    return this.run([{ kind: "Query", bytes: encodeQuery(sql), source: -1 }], timeoutMs);
+  }
+
+  async #collect(tracker: ReplyTracker, timeoutMs: number): Promise<BatchOutcome> {
+    const reader = this.conn.reader;
+    let timer: ReturnType<typeof setTimeout> | undefined;
+    let timedOut = false;
+    if (timeoutMs > 0) {
+      timer = setTimeout(() => {
+        timedOut = true;
+        this.conn.close();
+      }, timeoutMs);
+    }
+    try {
+      for (;;) {
+        let frame;
+        while ((frame = reader.tryNext())) {
+          if (tracker.feed(frame)) return tracker.outcome();
+        }
+        let more: boolean;
+        try {
+          more = await reader.fill();
+        } catch (e: unknown) {
+          if (timedOut) throw new Error(`no answer within ${timeoutMs} ms`);
+          throw e;
+        }
+        if (!more) {
+          if (timedOut) throw new Error(`no answer within ${timeoutMs} ms`);
+          const err = tracker.error;
+          throw new Error(
+            err ? `connection closed after ${err.code} ${err.message}` : "connection closed",
+          );
+        }
+      }
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** Closes the connection (Terminate, best effort). */
+  async close(): Promise<void> {
+    await this.conn.terminate();
+  }
+}
+
+function concat(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}
