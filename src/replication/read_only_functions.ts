@@ -330,11 +330,11 @@ xpath xpath_exists
 /**
  * VOLATILE built-ins that nevertheless only read: clocks and random numbers (their values are
  * the determinism layer's concern, not routing's), sleeps, sizes, WAL and recovery positions,
- * lock and transaction status, statistics of the current transaction, server files, and a few
- * read-only functions added after PostgreSQL 15 (marked 16+), which are not in the catalog above.
+ * lock and transaction status, statistics of the current transaction, server files; the last
+ * line holds read-only functions added in PostgreSQL 16, which the catalog above cannot list.
  */
 const VOLATILE_READ_ONLY = `
-random random_normal clock_timestamp timeofday gen_random_uuid pg_sleep pg_sleep_for pg_sleep_until
+random clock_timestamp timeofday gen_random_uuid pg_sleep pg_sleep_for pg_sleep_until
 pg_database_size pg_relation_size pg_table_size pg_indexes_size pg_total_relation_size
 pg_tablespace_size pg_is_in_recovery pg_current_wal_lsn pg_current_wal_insert_lsn
 pg_current_wal_flush_lsn pg_last_wal_receive_lsn pg_last_wal_replay_lsn
@@ -353,8 +353,8 @@ pg_ident_file_mappings pg_show_all_file_settings pg_get_wal_resource_managers
 pg_show_replication_origin_status pg_current_logfile current_query pg_ls_dir pg_ls_logdir
 pg_ls_waldir pg_ls_tmpdir pg_ls_archive_statusdir pg_ls_logicalmapdir pg_ls_logicalsnapdir
 pg_ls_replslotdir pg_read_file pg_read_binary_file pg_stat_file
-system_user any_value array_sample array_shuffle pg_input_is_valid pg_input_error_info date_add
-date_subtract
+random_normal system_user any_value array_sample array_shuffle pg_input_is_valid pg_input_error_info
+date_add date_subtract
 `;
 
 /**
@@ -392,10 +392,7 @@ export const ORIGINAL_ONLY_FUNCTIONS: ReadonlySet<string> = new Set([
  * Functions known to be read-only, by bare name (schema `pg_catalog`): the catalog's immutable and
  * stable functions plus the volatile read-only ones, minus {@link ALWAYS_WRITE_FUNCTIONS}.
  */
-export const READ_ONLY_FUNCTIONS: ReadonlySet<string> = buildReadOnly();
-
-function buildReadOnly(): ReadonlySet<string> {
-  const names = new Set(`${CATALOG_NAMES} ${VOLATILE_READ_ONLY}`.trim().split(/\s+/));
-  for (const name of ALWAYS_WRITE_FUNCTIONS) names.delete(name);
-  return names;
-}
+export const READ_ONLY_FUNCTIONS: ReadonlySet<string> = new Set(
+  `${CATALOG_NAMES} ${VOLATILE_READ_ONLY}`.trim().split(/\s+/)
+    .filter((name) => !ALWAYS_WRITE_FUNCTIONS.has(name)),
+);
