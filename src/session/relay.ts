@@ -93,6 +93,8 @@ export class Relay {
   #copyBatch: Batch | undefined;
   #seq = 0;
   #terminated = false;
+  /** Transaction status of the last ReadyForQuery the client got. */
+  #txStatus: TxStatus = "idle";
 
   /**
    * Sets up the relay; call {@link clientToBackends} and {@link originalToClient} to run it.
@@ -172,6 +174,15 @@ export class Relay {
             copyBatch.copyIn = false;
           }
         } else {
+          const link = !start && code === FrontendCode.Query
+            ? this.#balancedTarget(frame)
+            : undefined;
+          if (link) {
+            // A read outside any transaction, sent to a copy by weight: it runs there alone, and
+            // its replies go straight to the client before the next message is looked at.
+            await this.#readOnCopy(link, frame);
+            continue;
+          }
           this.#route(frame);
         }
         if (!start) {
@@ -189,6 +200,76 @@ export class Relay {
         if (reader.buffered > 0) throw new ProtocolError("incomplete message from client");
         return;
       }
+    }
+  }
+
+  /**
+   * The copy a simple-protocol read should run on, when load balancing picks one.
+   *
+   * @param frame a Query message
+   * @returns the link, or undefined for the original
+   */
+  #balancedTarget(frame: Frame): CopyLink | undefined {
+    const o = this.#o;
+    if (!o.ctx.config.replication.loadBalance) return undefined;
+    if (this.#inflight.length > 0 || this.#txStatus !== "idle") return undefined;
+    const links = this.#writeSet();
+    if (links.length === 0) return undefined;
+    const c = this.#classify(decodeQuery(frame).sql);
+    if (c.class !== "read" || c.statements.length === 0) return undefined;
+    const weights = [o.ctx.config.original.weight, ...links.map((l) => this.#weightOf(l))];
+    const total = weights.reduce((a, b) => a + b, 0);
+    if (total <= 0) return undefined;
+    let pick = Math.random() * total;
+    for (let i = 0; i < weights.length; i++) {
+      pick -= weights[i]!;
+      if (pick < 0) return i === 0 ? undefined : links[i - 1];
+    }
+    return undefined;
+  }
+
+  #weightOf(link: CopyLink): number {
+    return this.#o.ctx.config.copies.find((c) => c.name === link.name)?.weight ?? 1;
+  }
+
+  /** Runs one read Query on a copy and streams its replies to the client. */
+  async #readOnCopy(link: CopyLink, frame: Frame): Promise<void> {
+    const writer = this.#o.clientWriter;
+    const reader = link.conn.reader;
+    let sent = false;
+    try {
+      await link.write(frame.bytes);
+      for (;;) {
+        let start: Uint8Array | undefined;
+        let length = 0;
+        let f: Frame | undefined;
+        let ready = false;
+        while ((f = reader.tryNext())) {
+          if (f.code === BackendCode.ReadyForQuery) ready = true;
+          if (!start) {
+            start = new Uint8Array(f.bytes.buffer, f.bytes.byteOffset);
+            length = 0;
+          }
+          length += f.bytes.length;
+          if (ready) break;
+        }
+        if (start) {
+          sent = true;
+          this.#o.ctx.stats.bytesToClients += length;
+          await writer.write(start.subarray(0, length));
+        }
+        if (ready) {
+          this.#o.onReady("idle");
+          return;
+        }
+        if (!(await reader.fill())) throw new Error("connection closed");
+      }
+    } catch (e: unknown) {
+      this.#copyFailed(link, `read failed: ${errorText(e)}`, undefined);
+      if (sent) throw new BackendError(link.name, { kind: "closed" });
+      // Nothing reached the client yet: run the read on the original instead.
+      this.#route(frame);
+      await this.#o.original.write(frame.bytes);
     }
   }
 
@@ -361,6 +442,7 @@ export class Relay {
             }
             await this.#runOnCopies(head.batch, outcome);
           }
+          this.#txStatus = outcome.status;
           this.#o.onReady(outcome.status);
         }
         if (!start) {
