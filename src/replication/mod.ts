@@ -21,7 +21,12 @@ export {
   type EntryKind,
   newBatch,
 } from "./batch.ts";
-export { type BatchError, type BatchOutcome, ReplyTracker } from "./reply_tracker.ts";
+export {
+  type BatchError,
+  type BatchOutcome,
+  ReplyTracker,
+  type TrackedMessages,
+} from "./reply_tracker.ts";
 export {
   compareOutcomes,
   type CopyMessage,
@@ -31,3 +36,4 @@ export {
   reconcileStep,
 } from "./mirror.ts";
 export { type PreparedStatement, PreparedStatements, routeOf } from "./prepared.ts";
+export { findUnsafe, type Refusal, refusalSql } from "./refusal.ts";

@@ -16,6 +16,14 @@
 import { BackendCode, decodeBackend, type Frame, type TxStatus } from "../protocol/mod.ts";
 import type { EntryKind } from "./batch.ts";
 
+/** The messages a tracker follows: their kinds, and whether more may still be added. */
+export interface TrackedMessages {
+  /** Message kinds in order (a live array while the batch is open). */
+  readonly kinds: readonly EntryKind[];
+  /** True once the last message was added. */
+  readonly closed: boolean;
+}
+
 /** The first error a backend reported in a batch. */
 export interface BatchError {
   /** Index of the message it answered (in the tracked entry list). */
@@ -42,7 +50,7 @@ export interface BatchOutcome {
 
 /** Tracks one backend's replies to a list of messages. */
 export class ReplyTracker {
-  readonly #kinds: readonly EntryKind[] | (() => readonly EntryKind[]);
+  readonly #batch: TrackedMessages;
   #index = 0;
   #statementsDone = 0;
   #skipping = false;
@@ -61,11 +69,11 @@ export class ReplyTracker {
   /**
    * Starts tracking.
    *
-   * @param kinds the messages sent, in order (a function when the list still grows)
+   * @param batch the messages sent, in order; the arrays may still grow while `closed` is false
    * @param wantTags whether to decode CommandComplete tags (needed only to compare with copies)
    */
-  constructor(kinds: readonly EntryKind[] | (() => readonly EntryKind[]), wantTags: boolean) {
-    this.#kinds = kinds;
+  constructor(batch: TrackedMessages, wantTags: boolean) {
+    this.#batch = batch;
     this.wantTags = wantTags;
   }
 
@@ -89,8 +97,7 @@ export class ReplyTracker {
   }
 
   #list(): readonly EntryKind[] {
-    const k = this.#kinds;
-    return typeof k === "function" ? k() : k;
+    return this.#batch.kinds;
   }
 
   #current(): EntryKind | undefined {
@@ -131,8 +138,16 @@ export class ReplyTracker {
       case BackendCode.ReadyForQuery: {
         const m = decodeBackend(frame);
         if (m.type === "ReadyForQuery") this.#status = m.status;
-        this.#done = true;
         this.copyIn = false;
+        const current = this.#current();
+        const last = this.#index === this.#list().length - 1 && this.#batch.closed;
+        if ((current === "Query" || current === "FunctionCall") && !last && !this.#skipping) {
+          // A simple Query (or FunctionCall) in the middle of an extended batch answers with its
+          // own ReadyForQuery; the batch goes on to its Sync.
+          this.#complete();
+          return false;
+        }
+        this.#done = true;
         return true;
       }
       case BackendCode.ErrorResponse: {

@@ -87,7 +87,7 @@ export class CopyLink {
    * @throws the socket's error when the copy connection is broken
    */
   async start(messages: readonly CopyMessage[], timeoutMs: number): Promise<void> {
-    const tracker = new ReplyTracker(messages.map((m) => m.kind), true);
+    const tracker = new ReplyTracker({ kinds: messages.map((m) => m.kind), closed: true }, true);
     this.#pending = this.#collect(tracker, timeoutMs);
     // Attach a handler now; the caller awaits finish() later.
     this.#pending.catch(() => {});

@@ -25,6 +25,7 @@ import {
   decodeParse,
   decodeQuery,
   encodeCopyFail,
+  encodeQuery,
   type Frame,
   type FrameReader,
   FrontendCode,
@@ -42,10 +43,12 @@ import {
   type CopyMessage,
   copyMessages,
   type EntryKind,
+  findUnsafe,
   mirrorFailedBatch,
   newBatch,
   PreparedStatements,
   reconcileStep,
+  refusalSql,
   ReplyTracker,
   routeOf,
 } from "../replication/mod.ts";
@@ -183,7 +186,14 @@ export class Relay {
             await this.#readOnCopy(link, frame);
             continue;
           }
-          this.#route(frame);
+          const replacement = this.#route(frame);
+          if (replacement) {
+            // The original answers a refused statement with the refusal, in order.
+            if (start) await original.write(start.subarray(0, length));
+            start = undefined;
+            await original.write(replacement);
+            continue;
+          }
         }
         if (!start) {
           start = new Uint8Array(frame.bytes.buffer, frame.bytes.byteOffset);
@@ -268,8 +278,8 @@ export class Relay {
       this.#copyFailed(link, `read failed: ${errorText(e)}`, undefined);
       if (sent) throw new BackendError(link.name, { kind: "closed" });
       // Nothing reached the client yet: run the read on the original instead.
-      this.#route(frame);
-      await this.#o.original.write(frame.bytes);
+      const replacement = this.#route(frame);
+      await this.#o.original.write(replacement ?? frame.bytes);
     }
   }
 
@@ -286,12 +296,16 @@ export class Relay {
     );
   }
 
-  /** Adds one client message to the open batch (starting one if needed) and classifies it. */
-  #route(frame: Frame): void {
+  /**
+   * Adds one client message to the open batch (starting one if needed) and classifies it.
+   *
+   * @returns bytes to send to the original instead of the message, when it is refused
+   */
+  #route(frame: Frame): Uint8Array | undefined {
     let open = this.#open;
     if (!open) {
       const batch = newBatch(++this.#seq);
-      open = { batch, tracker: new ReplyTracker(batch.kinds, false) };
+      open = { batch, tracker: new ReplyTracker(batch, false) };
       this.#open = open;
       this.#inflight.push(open);
     }
@@ -301,6 +315,7 @@ export class Relay {
     let route: "original" | "all" = "original";
     let statements: Classification["statements"] | undefined;
     let statement: string | undefined;
+    let replacement: Uint8Array | undefined;
     switch (code) {
       case FrontendCode.Query: {
         kind = "Query";
@@ -308,6 +323,17 @@ export class Relay {
         const c = this.#classify(sql);
         route = routeOf(c.class);
         statements = c.statements;
+        const unsafe = findUnsafe(c.statements);
+        if (unsafe) {
+          replacement = encodeQuery(refusalSql(unsafe));
+          route = "original";
+          statements = [];
+          log.warning("refused for client {remote}: {message}; statement: {sql}", {
+            remote: this.#o.remote,
+            message: unsafe.message,
+            sql,
+          });
+        }
         if (route === "all" && batch.label === "") batch.label = sql;
         break;
       }
@@ -369,10 +395,15 @@ export class Relay {
         : { kind, bytes },
     );
     batch.kinds.push(kind);
-    if (kind === "Sync" || kind === "Query" || kind === "FunctionCall") {
+    // A Query or FunctionCall ends a batch only when it is the batch's first message: inside an
+    // extended batch PostgreSQL runs it, answers with ReadyForQuery, and after an earlier error
+    // skips it like any other message until Sync (postgres.c, ignore_till_sync).
+    const alone = batch.entries.length === 1 && (kind === "Query" || kind === "FunctionCall");
+    if (kind === "Sync" || alone) {
       batch.closed = true;
       this.#open = undefined;
     }
+    return replacement;
   }
 
   /** Classifies SQL, applying the session's SQL-level PREPARE/EXECUTE/DEALLOCATE. */
