@@ -91,8 +91,9 @@ function toCopyMessage(e: BatchEntry, bytes: Uint8Array, source: number): CopyMe
 /** Parse, Bind, Execute and Sync of {@link FORCED_ERROR_SQL} (unnamed statement and portal). */
 function forcedErrorExtended(): CopyMessage[] {
   return [
-    { kind: "Parse", bytes: encodeParse("", FORCED_ERROR_SQL), source: -1 },
-    { kind: "Bind", bytes: encodeBind({}), source: -1 },
+    // Named "" so the copy's link records that its unnamed statement was replaced.
+    { kind: "Parse", bytes: encodeParse("", FORCED_ERROR_SQL), source: -1, statement: "" },
+    { kind: "Bind", bytes: encodeBind({}), source: -1, statement: "" },
     { kind: "Execute", bytes: encodeExecute(), source: -1 },
     { kind: "Sync", bytes: SYNC, source: -1 },
   ];
