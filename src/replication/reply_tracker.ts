@@ -152,6 +152,8 @@ export class ReplyTracker {
       }
       case BackendCode.ErrorResponse: {
         const m = decodeBackend(frame);
+        // Step over Flush entries first: the error answers the next message that has replies.
+        const current = this.#current();
         if (!this.#error && m.type === "ErrorResponse") {
           this.#error = {
             entryIndex: this.#index,
@@ -162,7 +164,9 @@ export class ReplyTracker {
           };
         }
         this.copyIn = false;
-        if (this.#current() !== "Query") this.#skipping = true;
+        // Only extended-protocol messages start PostgreSQL's skip-until-Sync (postgres.c sets
+        // doing_extended_query_message for them alone); Query and FunctionCall do not.
+        if (current !== "Query" && current !== "FunctionCall") this.#skipping = true;
         return false;
       }
       case BackendCode.CopyInResponse:
