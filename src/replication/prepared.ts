@@ -92,11 +92,12 @@ export class PreparedStatements {
   /**
    * Records SQL `PREPARE name AS ...`.
    *
-   * @param name statement name
+   * @param name statement name as the parser gives it (unquoted names already folded to lower
+   *   case; quoted names keep their case, so `foo` and `"Foo"` are two statements)
    * @param c class of its body
    */
   sqlPrepared(name: string, c: StatementClass): void {
-    this.#sqlPrepared.set(name.toLowerCase(), c);
+    this.#sqlPrepared.set(name, c);
   }
 
   /**
@@ -106,7 +107,7 @@ export class PreparedStatements {
    * @returns the class of its PREPARE, or "write" when unknown
    */
   sqlExecuteClass(name: string): StatementClass {
-    return this.#sqlPrepared.get(name.toLowerCase()) ?? "write";
+    return this.#sqlPrepared.get(name) ?? "write";
   }
 
   /**
@@ -116,6 +117,6 @@ export class PreparedStatements {
    */
   sqlDeallocated(name: string | null): void {
     if (name === null) this.#sqlPrepared.clear();
-    else this.#sqlPrepared.delete(name.toLowerCase());
+    else this.#sqlPrepared.delete(name);
   }
 }
