@@ -149,6 +149,21 @@ Deno.test("proxy: limits and edges", async (t) => {
     );
 
     await step(
+      "framing: an unknown message type, or a Parse without its NUL, gets FATAL 08P01",
+      async () => {
+        const text = new TextEncoder().encode("\0SELECT 1"); // statement "", then no terminator
+        const parse = new Uint8Array([...messageHeader("P", 4 + text.length + 2), ...text, 0, 0]);
+        for (const bad of [new Uint8Array([...messageHeader("z", 4)]), parse]) {
+          await using client = await WireClient.connect(proxy.port);
+          await client.startup();
+          await client.write(bad);
+          assertFatal(await client.readToEnd(), "08P01");
+        }
+        await assertServing(proxy);
+      },
+    );
+
+    await step(
       "startup: protocol 3.2 or a _pq_ option gets NegotiateProtocolVersion, then a session",
       async () => {
         const cases = [
@@ -266,8 +281,8 @@ Deno.test("proxy: limits and edges", async (t) => {
           assert.equal(column(await warm.query(sql(10_000))).length, 10_000);
         }
         const before = await rss(proxy.pid);
-        let peakFirstHalf = before;
-        let peakSecondHalf = before;
+        let peakFirstHalf = 0;
+        let peakSecondHalf = 0;
         let reads = 0;
         let checkedServer = false;
         await using client = await WireClient.connect(proxy.port, {
@@ -316,11 +331,11 @@ Deno.test("proxy: limits and edges", async (t) => {
         assert.ok(checkedServer);
         assert.ok(client.bytesRead > 50_000_000);
         const mib = (bytes: number) => (bytes / 2 ** 20).toFixed(1);
-        const peak = Math.max(peakFirstHalf, peakSecondHalf);
+        const peak = Math.max(before, peakFirstHalf, peakSecondHalf);
         console.log(
           `usogres RSS: ${mib(before)} MiB after warm-up, peak ${mib(peak)} MiB while streaming ` +
             `${mib(client.bytesRead)} MiB (growth ${mib(peak - before)} MiB; ` +
-            `second half over first half ${mib(peakSecondHalf - peakFirstHalf)} MiB)`,
+            `second half's peak minus first half's ${mib(peakSecondHalf - peakFirstHalf)} MiB)`,
         );
         const growthMiB = (peak - before) / 2 ** 20;
         // Bounded means flat: memory that grows with the bytes streamed would keep rising.
