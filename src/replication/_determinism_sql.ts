@@ -1,0 +1,191 @@
+/**
+ * @module
+ * The SQL text of row-based replication: quoting of identifiers and literals (PostgreSQL's
+ * `quote_ident`/`quote_literal` rules, "Lexical Structure" 4.1.1-4.1.2), the catalog query, and the
+ * deterministic statements the copies run, built from the rows the original returned.
+ */
+
+import type { ColumnInfo, TableInfo } from "./determinism.ts";
+
+/**
+ * Quotes an identifier, always, doubling any double quote.
+ * @param name the identifier as stored in the catalog (case preserved)
+ * @returns `"name"`
+ */
+export function quoteIdent(name: string): string {
+  return `"${name.replaceAll('"', '""')}"`;
+}
+
+/**
+ * Quotes a string literal, doubling single quotes. A value holding a backslash is written as an
+ * escape string (`E'...'`, backslashes doubled) so it reads the same whatever
+ * `standard_conforming_strings` says on the copy.
+ * @param value the text
+ * @returns the literal
+ */
+export function quoteLiteral(value: string): string {
+  const quoted = value.replaceAll("'", "''");
+  return value.includes("\\") ? `E'${quoted.replaceAll("\\", "\\\\")}'` : `'${quoted}'`;
+}
+
+/**
+ * A typed literal: the text form cast to the column's type, or a typed NULL.
+ * @param value the value in text format, null for NULL
+ * @param type the type as `format_type` prints it
+ * @returns `'text'::type` or `NULL::type`
+ */
+export function typedLiteral(value: string | null, type: string): string {
+  return value === null ? `NULL::${type}` : `${quoteLiteral(value)}::${type}`;
+}
+
+/**
+ * The catalog query for one relation (see `catalogQuery` in `determinism.ts`). A domain's
+ * default counts as the column's when the column has none, as it does in PostgreSQL.
+ * @param relationAsWritten the relation as the statement names it
+ * @returns the SQL text
+ */
+export function catalogSql(relationAsWritten: string): string {
+  return `SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
+  a.attgenerated::text AS attgenerated, a.attidentity::text AS attidentity,
+  coalesce(pg_catalog.pg_get_expr(d.adbin, d.adrelid), ty.typdefault) AS "default",
+  pg_catalog.pg_get_serial_sequence(pg_catalog.format('%I.%I', n.nspname, c.relname), a.attname)
+    AS sequence,
+  coalesce(a.attnum = ANY (i.indkey), false) AS is_pk, n.nspname, c.relname
+FROM pg_catalog.pg_class c
+JOIN pg_catalog.pg_namespace n ON n.oid = c.relnamespace
+JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
+LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND i.indisprimary
+WHERE c.oid = pg_catalog.to_regclass(${quoteLiteral(relationAsWritten)})
+ORDER BY a.attnum`;
+}
+
+/** What copyStatement needs beyond the plan's public fields; serialised as the plan's template. */
+export type Template =
+  | {
+    readonly op: "insert";
+    /** ON CONFLICT: absent, or DO UPDATE of these columns keyed by the primary key. */
+    readonly conflict?: { readonly key: readonly string[]; readonly set: readonly string[] };
+  }
+  | { readonly op: "update"; readonly only: boolean; readonly key: number }
+  | { readonly op: "delete"; readonly only: boolean; readonly key: number };
+
+/** One sequence to advance on the copies: a fixed number of calls plus some per returned row. */
+export interface SequenceUse {
+  readonly name: string;
+  readonly perRow: number;
+  readonly fixed: number;
+}
+
+/** The parts of a row-based plan that copyStatement reads. */
+export interface CopyInput {
+  readonly addedColumns: readonly string[];
+  readonly table: TableInfo;
+  readonly sequences: readonly SequenceUse[];
+}
+
+/**
+ * Builds the copies' statement (see `copyStatement` in `determinism.ts`).
+ * @param plan the row-based plan's columns, table and sequences
+ * @param template the parsed template
+ * @param rows the added columns of each returned row, text format
+ * @returns the SQL text
+ * @throws RangeError when a row has the wrong number of values
+ */
+export function buildCopy(
+  plan: CopyInput,
+  template: Template,
+  rows: readonly (readonly (string | null)[])[],
+): string {
+  const types = plan.addedColumns.map((name) => columnOf(plan.table, name).type);
+  for (const [i, row] of rows.entries()) {
+    if (row.length !== types.length) {
+      throw new RangeError(`row ${i + 1} has ${row.length} values, expected ${types.length}`);
+    }
+  }
+  const advance = sequenceAdvance(plan.sequences, rows.length);
+  const values = () =>
+    rows.map((row) => `(${row.map((v, j) => typedLiteral(v, types[j] ?? "text")).join(", ")})`)
+      .join(",\n");
+  const relation = plan.table.relation;
+  const cols = plan.addedColumns.map(quoteIdent);
+  switch (template.op) {
+    case "insert": {
+      const head = `INSERT INTO ${relation} (${cols.join(", ")}) OVERRIDING SYSTEM VALUE`;
+      if (rows.length === 0) {
+        // A FROM-less SELECT's WHERE is a one-time filter: the advance runs once, no row results.
+        const first = types[0] ?? "text";
+        const where = advance === undefined ? "false" : `NOT (${advance})`;
+        return `INSERT INTO ${relation} (${cols[0]}) OVERRIDING SYSTEM VALUE ` +
+          `SELECT NULL::${first} WHERE ${where}`;
+      }
+      const body = advance === undefined
+        ? `${head}\nVALUES ${values()}`
+        : `${head}\nSELECT * FROM (VALUES ${values()}) AS v (${cols.join(", ")})\n` +
+          `WHERE ${advance}`;
+      if (template.conflict === undefined) return body;
+      const key = template.conflict.key.map(quoteIdent).join(", ");
+      const set = template.conflict.set.map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`);
+      return `${body}\nON CONFLICT (${key}) DO UPDATE SET ${set.join(", ")}`;
+    }
+    case "update": {
+      const only = template.only ? "ONLY " : "";
+      const key = cols.slice(0, template.key);
+      const set = cols.slice(template.key);
+      if (rows.length === 0) {
+        return `UPDATE ${only}${relation} SET ${set[0]} = ${set[0]} WHERE false`;
+      }
+      const assignments = set.map((c) => `${c} = v.${c}`).join(", ");
+      const match = key.map((c) => `t.${c} = v.${c}`).join(" AND ");
+      return `UPDATE ${only}${relation} AS t SET ${assignments}\n` +
+        `FROM (VALUES ${values()}) AS v (${cols.join(", ")})\n` +
+        `WHERE ${match}${advance === undefined ? "" : ` AND ${advance}`}`;
+    }
+    case "delete": {
+      const only = template.only ? "ONLY " : "";
+      if (rows.length === 0) return `DELETE FROM ${only}${relation} WHERE false`;
+      const key = cols.slice(0, template.key);
+      const list = rows.map((row) => {
+        const literals = row.slice(0, template.key).map((v, j) => typedLiteral(v, types[j] ?? ""));
+        return key.length === 1 ? literals[0] : `(${literals.join(", ")})`;
+      });
+      const target = key.length === 1 ? key[0] : `(${key.join(", ")})`;
+      return `DELETE FROM ${only}${relation} WHERE ${target} IN (${list.join(", ")})` +
+        (advance === undefined ? "" : ` AND ${advance}`);
+    }
+  }
+}
+
+/**
+ * The condition that advances each sequence as many times as the original did: an uncorrelated
+ * scalar subquery, which PostgreSQL runs once as an InitPlan, calling nextval once per row of
+ * generate_series; true when every count matches.
+ */
+function sequenceAdvance(sequences: readonly SequenceUse[], rows: number): string | undefined {
+  const parts: string[] = [];
+  for (const sequence of sequences) {
+    const calls = sequence.fixed + sequence.perRow * rows;
+    if (calls <= 0) continue;
+    parts.push(
+      `(SELECT count(pg_catalog.nextval(${quoteLiteral(sequence.name)})) ` +
+        `FROM pg_catalog.generate_series(1, ${calls})) = ${calls}`,
+    );
+  }
+  return parts.length === 0 ? undefined : parts.join(" AND ");
+}
+
+/**
+ * Finds a column of a table by name.
+ * @param table the table
+ * @param name the column's name
+ * @returns the column
+ * @throws RangeError when the table has no such column
+ */
+export function columnOf(table: TableInfo, name: string): ColumnInfo {
+  const column = table.columns.find((c) => c.name === name);
+  if (column === undefined) {
+    throw new RangeError(`column "${name}" of relation ${table.relation} does not exist`);
+  }
+  return column;
+}
