@@ -1,11 +1,13 @@
 /**
  * @module
- * The `usogres` command line: `run` (the default), `demo`, `check-config`, `--help`, `--version`.
+ * The `usogres` command line: `run` (the default), `demo`, `check-config`, `verify`, `--help`,
+ * `--version`.
  * Arguments are parsed with `node:util` parseArgs; configuration flags come from the config
  * layer's `CONFIG_FLAGS` table so `--help`, the parser and `check-config` never disagree.
  *
  * Exit codes: 0 clean stop; 1 runtime failure (cannot listen, unexpected error); 2 usage or
- * configuration error (nothing was started).
+ * configuration error (nothing was started). `verify` has its own: 0 identical, 1 differences,
+ * 2 error (`src/verify/mod.ts`).
  */
 
 import { parseArgs } from "node:util";
@@ -20,6 +22,7 @@ import {
 } from "./config/mod.ts";
 import { getLogger, setupLogging, shutdownLogging } from "./log/mod.ts";
 import { ProxyServer } from "./server/proxy_server.ts";
+import { VERIFY_HELP, verifyCommand } from "./verify/mod.ts";
 import { VERSION } from "./version.ts";
 
 /** Process exit codes of the `usogres` command. */
@@ -32,7 +35,9 @@ export const ExitCode = {
   Usage: 2,
 } as const;
 
-const COMMANDS = ["run", "demo", "check-config"] as const;
+const COMMANDS = ["run", "demo", "check-config", "verify"] as const;
+/** Flags only `verify` takes (its `--user` is the configuration flag `backend.user`). */
+const VERIFY_FLAGS = ["table", "database", "chunk-rows", "progress"] as const;
 type Command = (typeof COMMANDS)[number];
 
 const encoder = new TextEncoder();
@@ -61,6 +66,10 @@ export function helpText(): string {
     "  usogres demo [--port N]                 throwaway original and copy servers behind usogres",
     "  usogres check-config [--config FILE] [FLAGS]",
     "                                          print the effective configuration and its sources",
+    "  usogres verify [--config FILE] [--table T ...] [--database D] [--user U] [--chunk-rows N]",
+    "                 [--progress]             compare the original with every in-sync copy",
+    "                                          (exit 0 identical, 1 differ, 2 error; see",
+    "                                          usogres verify --help)",
     "  usogres --help | --version",
     "",
     "Options:",
@@ -97,6 +106,10 @@ export async function main(args: readonly string[]): Promise<number> {
         config: { type: "string", short: "c" },
         help: { type: "boolean", short: "h" },
         version: { type: "boolean", short: "V" },
+        table: { type: "string", multiple: true },
+        database: { type: "string" },
+        "chunk-rows": { type: "string" },
+        progress: { type: "boolean" },
       },
     });
   } catch (e: unknown) {
@@ -106,7 +119,7 @@ export async function main(args: readonly string[]): Promise<number> {
   }
   const { values, positionals } = parsed;
   if (values.help) {
-    out(helpText());
+    out(positionals[0] === "verify" ? VERIFY_HELP : helpText());
     return ExitCode.Ok;
   }
   if (values.version) {
@@ -117,6 +130,11 @@ export async function main(args: readonly string[]): Promise<number> {
   if (!COMMANDS.includes(command) || positionals.length > 1) {
     err(`usogres: unknown command "${positionals.join(" ")}"`);
     err('Try "usogres --help" for more information.');
+    return ExitCode.Usage;
+  }
+  const misplaced = VERIFY_FLAGS.find((f) => command !== "verify" && values[f] !== undefined);
+  if (misplaced) {
+    err(`usogres: option "--${misplaced}" is only valid with "usogres verify"`);
     return ExitCode.Usage;
   }
   if (command === "demo") {
@@ -149,6 +167,14 @@ export async function main(args: readonly string[]): Promise<number> {
   if (command === "check-config") {
     out(formatEffectiveConfig(loaded));
     return ExitCode.Ok;
+  }
+  if (command === "verify") {
+    return await verifyCommand(loaded.config, {
+      tables: values.table,
+      database: values.database,
+      chunkRows: values["chunk-rows"],
+      progress: values.progress,
+    });
   }
   return await runProxy(loaded);
 }

@@ -11,3 +11,4 @@ export {
 } from "./connection.ts";
 export { BackendError, type BackendFailure, describeFailure } from "./errors.ts";
 export { type ByteSink, SocketWriter } from "./socket_writer.ts";
+export { simpleQuery, SimpleQueryError, type SimpleQueryResult } from "./simple_query.ts";
