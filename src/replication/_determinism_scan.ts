@@ -169,6 +169,7 @@ const MODIFYING_NODES = new Set(["InsertStmt", "UpdateStmt", "DeleteStmt", "Merg
  */
 const COUNTABLE_NODES = new Set([
   "ResTarget",
+  "A_Expr",
   "TypeCast",
   "FuncCall",
   "RowExpr",
