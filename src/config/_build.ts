@@ -6,7 +6,14 @@
  * from. Every problem is collected; one aggregate `ConfigError` is thrown at the end.
  */
 
-import type { BackendConfig, Config, LoadedConfig, LogConfig, ValueSource } from "./types.ts";
+import type {
+  BackendConfig,
+  Config,
+  LoadedConfig,
+  LogConfig,
+  ReplicationConfig,
+  ValueSource,
+} from "./types.ts";
 import { fileWhere, type ParsedFile, type RawEntry } from "./_entry.ts";
 import {
   BACKEND_SETTINGS,
@@ -255,6 +262,10 @@ export function buildLoaded(file: ParsedFile, flags: ParsedFile, ctx: BuildConte
       writeFunctions: names("replication.write_functions"),
       stateFile,
       copyTimeoutMs: Math.round(num("replication.copy_timeout") * 1000),
+      unknownFunctions: str(
+        "replication.unknown_functions",
+      ) as ReplicationConfig["unknownFunctions"],
+      deterministicFunctions: names("replication.deterministic_functions"),
     },
   };
   return { config, file: ctx.file, sources };

@@ -124,6 +124,16 @@ export const SECTIONS: Readonly<Record<string, Readonly<Record<string, Setting>>
       default: 30,
       description: "seconds a copy may take to answer a batch before it is stale (0: no limit)",
     },
+    unknown_functions: {
+      kind: { type: "enum", values: ["refuse", "mark_stale", "trust"] },
+      default: "refuse",
+      description: "what a write calling a user-defined function does: refuse, mark_stale, trust",
+    },
+    deterministic_functions: {
+      kind: { type: "functions" },
+      default: [],
+      description: "user functions trusted to be deterministic and side-effect free",
+    },
   },
 };
 

@@ -80,6 +80,8 @@ export function defaultConfig(
     writeFunctions: "write_functions",
     stateFile: "state_file",
     copyTimeoutMs: "copy_timeout",
+    unknownFunctions: "unknown_functions",
+    deterministicFunctions: "deterministic_functions",
   });
 
   const entries: RawEntry[] = Object.entries(values).map(([path, value]) => ({

@@ -70,6 +70,8 @@ export function formatEffectiveConfig(loaded: LoadedConfig): string {
       write_functions: config.replication.writeFunctions,
       state_file: config.replication.stateFile,
       copy_timeout: seconds(config.replication.copyTimeoutMs),
+      unknown_functions: config.replication.unknownFunctions,
+      deterministic_functions: config.replication.deterministicFunctions,
     },
   };
   const out: string[] = [

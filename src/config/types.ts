@@ -69,6 +69,10 @@ export interface ReplicationConfig {
   readonly stateFile: string;
   /** Milliseconds a copy may take to answer a replicated batch before it is marked stale (default 30000; 0 = no limit). */
   readonly copyTimeoutMs: number;
+  /** What a write calling a user-defined function (one not in pg_catalog nor in deterministicFunctions) does: "refuse" it with 0A000 (default), run it and mark the copies stale ("mark_stale"), or "trust" it to have no side effects and replicate it row-based. */
+  readonly unknownFunctions: "refuse" | "mark_stale" | "trust";
+  /** User functions trusted to be deterministic and side-effect free (lower-case, optionally schema-qualified): writes calling them are replicated as their text. */
+  readonly deterministicFunctions: readonly string[];
 }
 
 /** The whole effective configuration. */

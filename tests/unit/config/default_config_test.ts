@@ -31,6 +31,8 @@ Deno.test("defaultConfig: fills in every default around the given servers", () =
       writeFunctions: [],
       stateFile: "/home/u/.usogres-log/usogres.state",
       copyTimeoutMs: 30_000,
+      unknownFunctions: "refuse",
+      deterministicFunctions: [],
     },
   });
 });

@@ -43,8 +43,19 @@ Deno.test("replication config: defaults to no balancing, no lists, 30 s and a st
     writeFunctions: [],
     stateFile: "/home/u/.usogres-log/usogres.state",
     copyTimeoutMs: 30_000,
+    unknownFunctions: "refuse",
+    deterministicFunctions: [],
   });
-  for (const leaf of ["load_balance", "read_only_functions", "write_functions", "state_file"]) {
+  for (
+    const leaf of [
+      "load_balance",
+      "read_only_functions",
+      "write_functions",
+      "state_file",
+      "unknown_functions",
+      "deterministic_functions",
+    ]
+  ) {
     assert.deepEqual(sources.get(`replication.${leaf}`), { kind: "default" }, leaf);
   }
   assert.deepEqual(sources.get("replication.copy_timeout"), { kind: "default" });
@@ -54,7 +65,8 @@ Deno.test("replication config: reads every key, lower-cases function names and e
   const text = ORIGINAL + "[replication]\nload_balance = true\n" +
     'read_only_functions = ["App.Price_Of", "lookup$rate", "_f"]\n' +
     'write_functions = ["pg_catalog.NEXTVAL"]\nstate_file = "~/state/usogres.state"\n' +
-    "copy_timeout = 2.5\n";
+    'copy_timeout = 2.5\nunknown_functions = "mark_stale"\n' +
+    'deterministic_functions = ["App.Slug", "tax"]\n';
   const { config, sources } = parseConfigText(text, "f.toml", undefined, OPTS);
   assert.deepEqual(config.replication, {
     loadBalance: true,
@@ -62,6 +74,13 @@ Deno.test("replication config: reads every key, lower-cases function names and e
     writeFunctions: ["pg_catalog.nextval"],
     stateFile: "/home/u/state/usogres.state",
     copyTimeoutMs: 2500,
+    unknownFunctions: "mark_stale",
+    deterministicFunctions: ["app.slug", "tax"],
+  });
+  assert.deepEqual(sources.get("replication.unknown_functions"), {
+    kind: "file",
+    file: "f.toml",
+    line: 9,
   });
   assert.deepEqual(sources.get("replication.read_only_functions"), {
     kind: "file",
@@ -127,7 +146,7 @@ Deno.test("replication config: rejects a bad function name, naming its index", (
     ['[["nested"]]', "an array at index 0"],
   ];
   for (const [list, actual] of cases) {
-    for (const key of ["read_only_functions", "write_functions"]) {
+    for (const key of ["read_only_functions", "write_functions", "deterministic_functions"]) {
       const errors = replicationErrors(`${key} = ${list}`);
       assert.equal(errors.length, 1, `${key} = ${list}`);
       const e = errors[0]!;
@@ -229,6 +248,8 @@ Deno.test("formatEffectiveConfig: prints [replication] with arrays, and it parse
       "write_functions = []  # default",
       'state_file = "/home/u/.usogres-log/usogres.state"  # default',
       "copy_timeout = 0.25  # f.toml:6",
+      'unknown_functions = "refuse"  # default',
+      "deterministic_functions = []  # default",
     ]
   ) {
     assert.ok(lines.includes(expected), `missing line: ${expected}`);
@@ -242,7 +263,13 @@ Deno.test("defaultConfig: takes replication settings in Config's units and check
   const config = defaultConfig({
     original: { host: "db" },
     log: { dir: "/l" },
-    replication: { loadBalance: true, readOnlyFunctions: ["A.B"], copyTimeoutMs: 1500 },
+    replication: {
+      loadBalance: true,
+      readOnlyFunctions: ["A.B"],
+      copyTimeoutMs: 1500,
+      unknownFunctions: "trust",
+      deterministicFunctions: ["S.F"],
+    },
   }, { env: {} });
   assert.deepEqual(config.replication, {
     loadBalance: true,
@@ -250,6 +277,8 @@ Deno.test("defaultConfig: takes replication settings in Config's units and check
     writeFunctions: [],
     stateFile: "/l/usogres.state",
     copyTimeoutMs: 1500,
+    unknownFunctions: "trust",
+    deterministicFunctions: ["s.f"],
   });
   assert.equal(
     defaultConfig({ original: { host: "db" }, log: { dir: "" } }, { env: {} }).replication
@@ -267,4 +296,32 @@ Deno.test("defaultConfig: takes replication settings in Config's units and check
     'defaultConfig: invalid value for "replication.write_functions": expected a function name ' +
       '(letters, digits, _ and $, optionally schema-qualified) at index 1, got "x-y" at index 1',
   );
+});
+
+Deno.test("replication config: unknown_functions takes refuse, mark_stale or trust only", () => {
+  for (const policy of ["refuse", "mark_stale", "trust"] as const) {
+    const text = `${ORIGINAL}[replication]\nunknown_functions = "${policy}"\n`;
+    assert.equal(
+      parseConfigText(text, "f.toml", undefined, OPTS).config.replication.unknownFunctions,
+      policy,
+    );
+  }
+  for (const bad of ['"Refuse"', '"stale"', "true", "1"]) {
+    const [e, ...rest] = replicationErrors(`unknown_functions = ${bad}`);
+    assert.equal(rest.length, 0, bad);
+    assert.equal(e?.key, "replication.unknown_functions");
+    assert.equal(e?.expected, 'one of "refuse", "mark_stale", "trust"');
+  }
+  const flagged = parseConfigText(ORIGINAL, "f.toml", {
+    "replication.unknown_functions": "trust",
+  }, OPTS);
+  assert.equal(flagged.config.replication.unknownFunctions, "trust");
+});
+
+Deno.test("replication config: deterministic_functions is an array only TOML can give", () => {
+  const [e] = errorsOf(() =>
+    parseConfigText(ORIGINAL, "f.toml", { "replication.deterministic_functions": "f" }, OPTS)
+  );
+  assert.equal(e?.key, "replication.deterministic_functions");
+  assert.match(e?.expected ?? "", /only a TOML file can give/);
 });
