@@ -8,6 +8,13 @@
  */
 
 import type { StatementInfo } from "./classify.ts";
+import type { DmlPlan } from "./determinism.ts";
+
+/** A statement replicated by rows: the original returns them, copies get explicit values. */
+export type RowPlan = Extract<DmlPlan, { kind: "rowBased" }>;
+
+/** Rows of the added columns, as text (null for SQL NULL), captured from the original. */
+export type CapturedRows = (string | null)[][];
 
 /** The frontend messages a batch is made of, as the reply tracker needs to tell them apart. */
 export type EntryKind =
@@ -31,6 +38,12 @@ export interface BatchEntry {
   readonly statements?: readonly StatementInfo[];
   /** For Parse and Bind: the prepared statement's name ("" for the unnamed one). */
   readonly statement?: string;
+  /** For a Query: the row plan of each statement replicated by rows (undefined for the others). */
+  readonly rowPlans?: readonly (RowPlan | undefined)[];
+  /** For Parse, Bind, Describe and Execute of a statement replicated by rows: its plan. */
+  readonly rowPlan?: RowPlan;
+  /** Rows captured from the original: per statement for a Query, at [0] for an Execute. */
+  captured?: CapturedRows[];
 }
 
 /** How a batch is routed. */
@@ -62,6 +75,18 @@ export interface Batch {
   copyEntries: number;
   /** Whether the client's CopyFail already went to the copies. */
   copyFailed: boolean;
+  /** Whether some entry is replicated by rows (its replies are rewritten for the client). */
+  rowBased: boolean;
+  /** Set for usogres's own queries (catalog reads): their replies never reach the client. */
+  internal?: {
+    readonly rows: CapturedRows;
+    failed: boolean;
+    readonly resolve: (rows: CapturedRows | undefined) => void;
+    /** For the COMMIT or ROLLBACK that ends a wrapped write: that write's completion. */
+    readonly finishes?: PromiseWithResolvers<void>;
+  };
+  /** Set when usogres runs this autocommit write inside a transaction (see relay.ts). */
+  wrapped?: PromiseWithResolvers<void>;
 }
 
 /**
@@ -82,6 +107,7 @@ export function newBatch(seq: number): Batch {
     copyStarted: false,
     copyEntries: 0,
     copyFailed: false,
+    rowBased: false,
   };
 }
 

@@ -17,6 +17,7 @@ import {
   type TxStatus,
 } from "../protocol/mod.ts";
 import type { BatchEntry } from "./batch.ts";
+import { copyStatement } from "./determinism.ts";
 import type { BatchOutcome } from "./reply_tracker.ts";
 
 /** A statement that always fails: it puts a copy where the original's error left the original. */
@@ -43,10 +44,36 @@ export interface CopyMessage {
  */
 export function copyMessages(entries: readonly BatchEntry[]): CopyMessage[] {
   const out: CopyMessage[] = [];
-  entries.forEach((e, i) => {
-    if (e.bytes) out.push(toCopyMessage(e, e.bytes, i));
-  });
+  entries.forEach((e, i) => out.push(...copyForms(e, i)));
   return out;
+}
+
+/**
+ * What copies run for one retained entry: the entry itself, or, for a statement replicated by
+ * rows, the statement built from the rows the original returned (its Parse, Bind and Describe are
+ * not needed on copies; each Execute becomes Parse, Bind and Execute of the built statement).
+ */
+function copyForms(e: BatchEntry, i: number, statementsDone?: number): CopyMessage[] {
+  if (!e.bytes) return [];
+  if (e.kind === "Query" && e.rowPlans?.some((p) => p !== undefined)) {
+    const statements = (e.statements ?? []).slice(0, statementsDone);
+    const sql = statements.map((s, j) => {
+      const plan = e.rowPlans?.[j];
+      return plan ? copyStatement(plan, e.captured?.[j] ?? []) : s.text;
+    });
+    if (statementsDone !== undefined) sql.push(FORCED_ERROR_SQL);
+    return [{ kind: "Query", bytes: encodeQuery(sql.join(";\n")), source: i }];
+  }
+  if (e.rowPlan) {
+    if (e.kind !== "Execute") return [];
+    const sql = copyStatement(e.rowPlan, e.captured?.[0] ?? []);
+    return [
+      { kind: "Parse", bytes: encodeParse("", sql), source: -1, statement: "" },
+      { kind: "Bind", bytes: encodeBind({}), source: -1, statement: "" },
+      { kind: "Execute", bytes: encodeExecute(), source: i },
+    ];
+  }
+  return [toCopyMessage(e, e.bytes, i)];
 }
 
 /**
@@ -67,12 +94,16 @@ export function mirrorFailedBatch(
   const out: CopyMessage[] = [];
   for (let i = 0; i < failedAt && i < entries.length; i++) {
     const e = entries[i]!;
-    if (e.bytes && e.kind !== "Sync") out.push(toCopyMessage(e, e.bytes, i));
+    if (e.kind !== "Sync") out.push(...copyForms(e, i));
   }
   const failed = entries[failedAt];
   if (failed?.kind === "Query" && failed.bytes) {
+    if (statementsDone === 0 && out.length === 0) return [];
+    if (failed.rowPlans?.some((p) => p !== undefined)) {
+      out.push(...copyForms(failed, failedAt, statementsDone));
+      return out;
+    }
     const done = (failed.statements ?? []).slice(0, statementsDone).map((s) => s.text);
-    if (done.length === 0 && out.length === 0) return [];
     const sql = [...done, FORCED_ERROR_SQL].join(";\n");
     out.push({ kind: "Query", bytes: encodeQuery(sql), source: failedAt });
     return out;

@@ -17,9 +17,11 @@ export {
   type Batch,
   type BatchEntry,
   type BatchRoute,
+  type CapturedRows,
   endsBatch,
   type EntryKind,
   newBatch,
+  type RowPlan,
 } from "./batch.ts";
 export {
   type BatchError,
@@ -37,3 +39,16 @@ export {
 } from "./mirror.ts";
 export { type PreparedStatement, PreparedStatements, routeOf } from "./prepared.ts";
 export { findUnsafe, type Refusal, refusalSql } from "./refusal.ts";
+export { CatalogCache } from "./catalog_cache.ts";
+export { planFor, transformReply, type Verdict } from "./row_capture.ts";
+export {
+  catalogQuery,
+  type ColumnInfo,
+  copyStatement,
+  type DeterminismOptions,
+  type DmlPlan,
+  parseCatalogRows,
+  planStatement,
+  type TableInfo,
+  unknownCallPolicy,
+} from "./determinism.ts";

@@ -7,7 +7,7 @@
  * prepared statements never cost the copies anything.
  */
 
-import type { BatchRoute } from "./batch.ts";
+import type { BatchRoute, RowPlan } from "./batch.ts";
 import type { StatementClass } from "./classify.ts";
 
 /** A statement created by Parse. */
@@ -16,6 +16,10 @@ export interface PreparedStatement {
   readonly route: BatchRoute;
   /** The Parse message, retained; identity tells whether a copy has this exact version. */
   readonly parse: Uint8Array;
+  /** Set when the statement is replicated by rows (its Parse was rewritten for the original). */
+  readonly rowPlan?: RowPlan;
+  /** Set when usogres refused the statement (the original got a refusal in its place). */
+  readonly refused?: boolean;
 }
 
 /**
@@ -31,7 +35,7 @@ export function routeOf(c: StatementClass): BatchRoute {
 /** One session's prepared statements and portals. */
 export class PreparedStatements {
   readonly #statements = new Map<string, PreparedStatement>();
-  readonly #portals = new Map<string, BatchRoute>();
+  readonly #portals = new Map<string, { route: BatchRoute; rowPlan: RowPlan | undefined }>();
   readonly #sqlPrepared = new Map<string, StatementClass>();
 
   /**
@@ -40,9 +44,15 @@ export class PreparedStatements {
    * @param name statement name ("" = unnamed)
    * @param route route of its SQL
    * @param parse the retained Parse message
+   * @param extra the row plan, or the refusal mark
    */
-  parsed(name: string, route: BatchRoute, parse: Uint8Array): void {
-    this.#statements.set(name, { route, parse });
+  parsed(
+    name: string,
+    route: BatchRoute,
+    parse: Uint8Array,
+    extra: { readonly rowPlan?: RowPlan; readonly refused?: boolean } = {},
+  ): void {
+    this.#statements.set(name, { route, parse, ...extra });
   }
 
   /**
@@ -63,8 +73,9 @@ export class PreparedStatements {
    * @returns route of the statement ("all" when unknown: unknown means unsafe)
    */
   bound(portal: string, statement: string): BatchRoute {
-    const route = this.#statements.get(statement)?.route ?? "all";
-    this.#portals.set(portal, route);
+    const s = this.#statements.get(statement);
+    const route = s?.route ?? "all";
+    this.#portals.set(portal, { route, rowPlan: s?.rowPlan });
     return route;
   }
 
@@ -75,7 +86,17 @@ export class PreparedStatements {
    * @returns its route ("all" when unknown)
    */
   portal(portal: string): BatchRoute {
-    return this.#portals.get(portal) ?? "all";
+    return this.#portals.get(portal)?.route ?? "all";
+  }
+
+  /**
+   * The row plan of a portal's statement.
+   *
+   * @param portal portal name
+   * @returns the plan, or undefined when it is replicated as text
+   */
+  portalPlan(portal: string): RowPlan | undefined {
+    return this.#portals.get(portal)?.rowPlan;
   }
 
   /**

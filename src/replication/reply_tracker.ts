@@ -82,6 +82,17 @@ export class ReplyTracker {
     return this.#done;
   }
 
+  /**
+   * Which message the next reply answers: its index and, for a Query, how many of its statements
+   * have completed. Undefined while skipping until Sync after an error.
+   *
+   * @returns the position, or undefined
+   */
+  position(): { readonly index: number; readonly statementsDone: number } | undefined {
+    if (this.#skipping || this.#current() === undefined) return undefined;
+    return { index: this.#index, statementsDone: this.#statementsDone };
+  }
+
   /** The first error so far. */
   get error(): BatchError | undefined {
     return this.#error;

@@ -8,7 +8,7 @@
 import type { Config } from "../config/mod.ts";
 import { resolveBackendPassword } from "../auth/mod.ts";
 import { Membership } from "../cluster/mod.ts";
-import { Classifier, initClassifier } from "../replication/mod.ts";
+import { CatalogCache, Classifier, initClassifier } from "../replication/mod.ts";
 import { getLogger } from "../log/mod.ts";
 import { CancelKeys } from "../session/cancel_keys.ts";
 import { ClientConnection } from "../session/client_connection.ts";
@@ -34,6 +34,7 @@ export class ProxyServer implements AsyncDisposable {
   /** Backend states, shared by every session. */
   readonly membership: Membership;
   readonly #classifier: Classifier;
+  readonly #catalog = new CatalogCache();
 
   private constructor(
     config: Config,
@@ -132,6 +133,7 @@ export class ProxyServer implements AsyncDisposable {
       stats: this.stats,
       membership: this.membership,
       classifier: this.#classifier,
+      catalog: this.#catalog,
       shuttingDown: () => this.#stopping,
       admit: () => {
         if (this.#admitted >= config.listen.maxClients) return false;

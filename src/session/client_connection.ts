@@ -272,6 +272,7 @@ export class ClientConnection {
       clientReader: this.#reader,
       clientWriter: this.#writer,
       remote: this.#remote,
+      database,
       onReady: (tx) => this.#onReady(tx),
     });
 

@@ -6,7 +6,7 @@
 
 import type { Config } from "../config/mod.ts";
 import type { Membership } from "../cluster/mod.ts";
-import type { Classifier } from "../replication/mod.ts";
+import type { CatalogCache, Classifier } from "../replication/mod.ts";
 import type { CancelKeys } from "./cancel_keys.ts";
 
 /** Process-wide counters, for logs now and the admin console and metrics later. */
@@ -52,6 +52,8 @@ export interface SessionContext {
   readonly membership: Membership;
   /** Statement classifier, shared (and its cache with it). */
   readonly classifier: Classifier;
+  /** Table definitions for row-based replication, shared. */
+  readonly catalog: CatalogCache;
   /** True once shutdown began: new sessions are refused with 57P01. */
   shuttingDown(): boolean;
   /**

@@ -20,11 +20,16 @@ import {
   BackendCode,
   decodeBackend,
   decodeBind,
+  decodeBindFull,
   decodeClose,
+  decodeDataRow,
+  decodeDescribe,
   decodeExecute,
   decodeParse,
   decodeQuery,
+  encodeBind,
   encodeCopyFail,
+  encodeParse,
   encodeQuery,
   type Frame,
   type FrameReader,
@@ -36,27 +41,53 @@ import { type BackendConnection, BackendError, type SocketWriter } from "../back
 import type { Membership } from "../cluster/mod.ts";
 import {
   type Batch,
+  type BatchEntry,
   type BatchOutcome,
+  type CapturedRows,
+  CatalogCache,
+  catalogQuery,
   type Classification,
   type Classifier,
   compareOutcomes,
   type CopyMessage,
   copyMessages,
+  type DeterminismOptions,
+  type DmlPlan,
   type EntryKind,
   findUnsafe,
   mirrorFailedBatch,
   newBatch,
+  parseCatalogRows,
+  planStatement,
   PreparedStatements,
   reconcileStep,
+  type Refusal,
   refusalSql,
   ReplyTracker,
   routeOf,
+  type RowPlan,
+  type StatementInfo,
+  type TableInfo,
+  transformReply,
+  unknownCallPolicy,
+  type Verdict,
 } from "../replication/mod.ts";
 import { getLogger } from "../log/mod.ts";
 import type { CopyLink } from "./copy_link.ts";
 import type { SessionContext } from "./context.ts";
 
 const log = getLogger("replication");
+const utf8 = new TextDecoder();
+/** Statements the determinism planner looks at; the rest replicate as text. */
+const DML_NODES = new Set(["InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt", "SelectStmt"]);
+
+const AS_IS: DmlPlan = { kind: "asIs" };
+
+/** The plans of a write's statements, or why one cannot be made deterministic. */
+interface Planned {
+  readonly plans: (RowPlan | undefined)[];
+  readonly unsafe?: Extract<DmlPlan, { kind: "unsafe" }>;
+}
 const COPY_DONE = new Uint8Array([0x63, 0, 0, 0, 4]);
 
 /** What the relay needs from its session. */
@@ -77,6 +108,8 @@ export interface RelayOptions {
   readonly clientWriter: SocketWriter;
   /** Client address for logs. */
   readonly remote: string;
+  /** Database of the session (part of the catalog cache key). */
+  readonly database: string;
   /** Called with each ReadyForQuery status the client receives. */
   readonly onReady: (status: TxStatus) => void;
 }
@@ -98,6 +131,11 @@ export class Relay {
   #terminated = false;
   /** Transaction status of the last ReadyForQuery the client got. */
   #txStatus: TxStatus = "idle";
+  /** The session's last `SET search_path` (part of the catalog cache key). */
+  #searchPath = "";
+  /** Set while the client side must wait for a wrapped write to commit. */
+  #blockOn: Promise<void> | undefined;
+  readonly #idleWaiters: (() => void)[] = [];
 
   /**
    * Sets up the relay; call {@link clientToBackends} and {@link originalToClient} to run it.
@@ -186,14 +224,30 @@ export class Relay {
             await this.#readOnCopy(link, frame);
             continue;
           }
-          const replacement = this.#route(frame);
-          if (replacement) {
-            // The original answers a refused statement with the refusal, in order.
+          const flush = async () => {
+            // Writes what is pending before anything usogres itself sends to the original.
             if (start) await original.write(start.subarray(0, length));
             start = undefined;
+          };
+          const replacement = await this.#route(frame, flush);
+          if (replacement) {
+            // The original gets usogres's version of this message (a refusal, or a statement
+            // rewritten to return the rows copies need), in order.
+            await flush();
             await original.write(replacement);
-            continue;
+          } else {
+            if (!start) {
+              start = new Uint8Array(frame.bytes.buffer, frame.bytes.byteOffset);
+              length = 0;
+            }
+            length += frame.bytes.length;
           }
+          if (this.#blockOn) {
+            await flush();
+            await this.#blockOn;
+            this.#blockOn = undefined;
+          }
+          continue;
         }
         if (!start) {
           start = new Uint8Array(frame.bytes.buffer, frame.bytes.byteOffset);
@@ -278,7 +332,7 @@ export class Relay {
       this.#copyFailed(link, `read failed: ${errorText(e)}`, undefined);
       if (sent) throw new BackendError(link.name, { kind: "closed" });
       // Nothing reached the client yet: run the read on the original instead.
-      const replacement = this.#route(frame);
+      const replacement = await this.#route(frame, () => Promise.resolve());
       await this.#o.original.write(replacement ?? frame.bytes);
     }
   }
@@ -299,51 +353,76 @@ export class Relay {
   /**
    * Adds one client message to the open batch (starting one if needed) and classifies it.
    *
-   * @returns bytes to send to the original instead of the message, when it is refused
+   * @param frame the client's message
+   * @param flush writes what is pending to the original (called before usogres's own queries)
+   * @returns bytes to send to the original instead of the message (a refusal, or a statement
+   *   rewritten for row-based replication), or undefined to forward it unchanged
    */
-  #route(frame: Frame): Uint8Array | undefined {
-    let open = this.#open;
-    if (!open) {
-      const batch = newBatch(++this.#seq);
-      open = { batch, tracker: new ReplyTracker(batch, false) };
-      this.#open = open;
-      this.#inflight.push(open);
-    }
-    const batch = open.batch;
+  async #route(frame: Frame, flush: () => Promise<void>): Promise<Uint8Array | undefined> {
     const code = frame.code;
     let kind: EntryKind;
     let route: "original" | "all" = "original";
     let statements: Classification["statements"] | undefined;
     let statement: string | undefined;
     let replacement: Uint8Array | undefined;
+    let rowPlans: (RowPlan | undefined)[] | undefined;
+    let rowPlan: RowPlan | undefined;
+    let label = "";
+    let classified: Classification | undefined;
     switch (code) {
       case FrontendCode.Query: {
         kind = "Query";
         const sql = decodeQuery(frame).sql;
         const c = this.#classify(sql);
+        classified = c;
         route = routeOf(c.class);
         statements = c.statements;
+        label = sql;
         const unsafe = findUnsafe(c.statements);
-        if (unsafe) {
-          replacement = encodeQuery(refusalSql(unsafe));
+        const planned = unsafe || route !== "all"
+          ? undefined
+          : await this.#planStatements(c.statements, flush);
+        const refusal = unsafe ?? this.#unsafePolicy(planned, sql);
+        if (refusal) {
+          replacement = encodeQuery(refusalSql(refusal));
           route = "original";
           statements = [];
-          log.warning("refused for client {remote}: {message}; statement: {sql}", {
-            remote: this.#o.remote,
-            message: unsafe.message,
-            sql,
-          });
+          this.#logRefusal(refusal, sql);
+        } else if (planned?.plans.some((p) => p !== undefined)) {
+          rowPlans = planned.plans;
+          const texts = c.statements.map((st, j) => rowPlans![j]?.originalSql ?? st.text);
+          replacement = encodeQuery(texts.join(";\n"));
         }
-        if (route === "all" && batch.label === "") batch.label = sql;
         break;
       }
       case FrontendCode.Parse: {
         kind = "Parse";
         const m = decodeParse(frame);
-        route = routeOf(this.#classify(m.sql).class);
+        const c = this.#classify(m.sql);
+        classified = c;
+        route = routeOf(c.class);
         statement = m.statement;
-        this.#prepared.parsed(m.statement, route, frame.bytes.slice());
-        if (route === "all" && batch.label === "") batch.label = m.sql;
+        label = m.sql;
+        const planned = route === "all"
+          ? await this.#planStatements(c.statements, flush)
+          : undefined;
+        const refusal = this.#unsafePolicy(planned, m.sql);
+        if (refusal) {
+          // The refusal raises at Execute; Binds of this statement lose their parameters.
+          replacement = encodeParse(m.statement, refusalSql(refusal));
+          route = "original";
+          this.#logRefusal(refusal, m.sql);
+          this.#prepared.parsed(m.statement, route, frame.bytes.slice(), { refused: true });
+        } else {
+          rowPlan = planned?.plans[0];
+          if (rowPlan) replacement = encodeParse(m.statement, rowPlan.originalSql, m.paramTypes);
+          this.#prepared.parsed(
+            m.statement,
+            route,
+            frame.bytes.slice(),
+            rowPlan ? { rowPlan } : {},
+          );
+        }
         break;
       }
       case FrontendCode.Bind: {
@@ -351,15 +430,30 @@ export class Relay {
         const m = decodeBind(frame);
         statement = m.statement;
         route = this.#prepared.bound(m.portal, m.statement);
+        const s = this.#prepared.statement(m.statement);
+        if (s?.refused) {
+          replacement = encodeBind({ portal: m.portal, statement: m.statement });
+        } else if (s?.rowPlan) {
+          rowPlan = s.rowPlan;
+          replacement = rebindForRows(frame, rowPlan);
+        }
         break;
       }
-      case FrontendCode.Execute:
+      case FrontendCode.Execute: {
         kind = "Execute";
-        route = this.#prepared.portal(decodeExecute(frame).portal);
+        const portal = decodeExecute(frame).portal;
+        route = this.#prepared.portal(portal);
+        rowPlan = this.#prepared.portalPlan(portal);
         break;
-      case FrontendCode.Describe:
+      }
+      case FrontendCode.Describe: {
         kind = "Describe";
+        const m = decodeDescribe(frame);
+        rowPlan = m.kind === "S"
+          ? this.#prepared.statement(m.name)?.rowPlan
+          : this.#prepared.portalPlan(m.name);
         break;
+      }
       case FrontendCode.Close: {
         kind = "Close";
         const m = decodeClose(frame);
@@ -375,25 +469,59 @@ export class Relay {
       case FrontendCode.FunctionCall:
         kind = "FunctionCall";
         route = "all"; // fast-path calls (large objects) may write
-        if (batch.label === "") batch.label = "(function call)";
+        label = "(function call)";
         break;
       default:
         throw new ProtocolError(
           `invalid frontend message type ${code} ("${String.fromCharCode(code)}")`,
         );
     }
+
+    // Lock order (DESIGN.md, "Order"): a statement reaches a copy only while the original still
+    // holds its locks. So nothing that releases locks may overtake a write still running on the
+    // copies, and a write outside a transaction runs inside one on the original until the copies
+    // have applied it.
+    const stmts = classified?.statements ?? [];
+    if (stmts.some(releasesLocks)) {
+      await flush();
+      await this.#waitIdle();
+    }
+    let wrap = false;
+    if (
+      !this.#open && route === "all" && classified?.hasWrite &&
+      !replacementIsRefusal(rowPlan, rowPlans, replacement) &&
+      !stmts.some(cannotWrap) && this.#writeSet().length > 0
+    ) {
+      await flush();
+      await this.#waitIdle();
+      wrap = this.#txStatus === "idle";
+      if (wrap) void this.#internalQuery("BEGIN");
+    }
+
+    let open = this.#open;
+    if (!open) {
+      const batch = newBatch(++this.#seq);
+      open = { batch, tracker: new ReplyTracker(batch, false) };
+      this.#open = open;
+      this.#inflight.push(open);
+      if (wrap) batch.wrapped = Promise.withResolvers<void>();
+    }
+    const batch = open.batch;
     if (route === "all" && batch.route !== "all") {
       batch.route = "all";
       open.tracker.wantTags = true;
     }
+    if (route === "all" && batch.label === "") batch.label = label;
+    if (rowPlan || rowPlans) batch.rowBased = true;
     const bytes = batch.route === "all" ? frame.bytes.slice() : undefined;
-    batch.entries.push(
-      statement !== undefined
-        ? { kind, bytes, statement }
-        : statements
-        ? { kind, bytes, statements }
-        : { kind, bytes },
-    );
+    const entry: BatchEntry = { kind, bytes };
+    batch.entries.push({
+      ...entry,
+      ...(statement !== undefined ? { statement } : {}),
+      ...(statements ? { statements } : {}),
+      ...(rowPlans ? { rowPlans } : {}),
+      ...(rowPlan ? { rowPlan } : {}),
+    });
     batch.kinds.push(kind);
     // A Query or FunctionCall ends a batch only when it is the batch's first message: inside an
     // extended batch PostgreSQL runs it, answers with ReadyForQuery, and after an earlier error
@@ -402,14 +530,174 @@ export class Relay {
     if (kind === "Sync" || alone) {
       batch.closed = true;
       this.#open = undefined;
+      // A wrapped write is not pipelined: its COMMIT must come right after it on the original.
+      if (batch.wrapped) this.#blockOn = batch.wrapped.promise;
     }
     return replacement;
   }
 
-  /** Classifies SQL, applying the session's SQL-level PREPARE/EXECUTE/DEALLOCATE. */
-  #classify(
+  /** Resolves when no batch is in flight (every earlier batch finished, copies included). */
+  #waitIdle(): Promise<void> {
+    if (this.#inflight.length === 0) return Promise.resolve();
+    const w = Promise.withResolvers<void>();
+    this.#idleWaiters.push(w.resolve);
+    return w.promise;
+  }
+
+  #notifyIdle(): void {
+    if (this.#inflight.length > 0) return;
+    const waiters = this.#idleWaiters.splice(0);
+    for (const resolve of waiters) resolve();
+  }
+
+  // ---- determinism ------------------------------------------------------------------------
+
+  /**
+   * Plans the data-changing statements of a write for row-based replication, reading table
+   * definitions from the catalog when needed.
+   */
+  async #planStatements(
+    statements: Classification["statements"],
+    flush: () => Promise<void>,
+  ): Promise<Planned> {
+    const plans: (RowPlan | undefined)[] = [];
+    const opts = this.#determinismOptions();
+    let ddlBefore = false;
+    for (const st of statements) {
+      this.#trackSessionState(st);
+      if (/^(Create|Alter|Drop|Rename)/.test(st.node) && !st.temporary) {
+        this.#o.ctx.catalog.clear();
+        ddlBefore = true;
+      }
+      let plan: DmlPlan = DML_NODES.has(st.node)
+        ? planStatement(st.text, undefined, opts)
+        : st.node === "DoStmt" || st.node === "CallStmt"
+        ? unknownCallPolicy(st.text, opts)
+        : AS_IS;
+      if (plan.kind === "needsCatalog") {
+        // After DDL in the same string, the catalog read now would describe the table before it.
+        const table = ddlBefore ? undefined : await this.#table(plan.relation, flush);
+        if (table === undefined) {
+          return {
+            plans,
+            unsafe: {
+              kind: "unsafe",
+              reason: `the definition of "${plan.relation}" could not be read at this point`,
+              policy: "mark_stale",
+            },
+          };
+        }
+        plan = table === null ? { kind: "asIs" } : planStatement(st.text, table, opts);
+      }
+      if (plan.kind === "unsafe") return { plans, unsafe: plan };
+      plans.push(plan.kind === "rowBased" ? plan : undefined);
+    }
+    return { plans };
+  }
+
+  #determinismOptions(): DeterminismOptions {
+    const r = this.#o.ctx.config.replication as RelayOptions["ctx"]["config"]["replication"] & {
+      deterministicFunctions?: readonly string[];
+      unknownFunctions?: "refuse" | "mark_stale" | "trust";
+    };
+    return {
+      deterministicFunctions: r.deterministicFunctions,
+      unknownFunctions: r.unknownFunctions,
+    };
+  }
+
+  /** Follows `SET search_path`, which changes what an unqualified table name means. */
+  #trackSessionState(st: Classification["statements"][number]): void {
+    if (st.node === "VariableSetStmt" && /search_path/i.test(st.text)) this.#searchPath = st.text;
+  }
+
+  /**
+   * Applies the policy for a statement that cannot be made deterministic.
+   *
+   * @returns the refusal to send instead, or undefined (also when the copies were marked stale)
+   */
+  #unsafePolicy(planned: Planned | undefined, sql: string): Refusal | undefined {
+    const unsafe = planned?.unsafe;
+    if (!unsafe) return undefined;
+    if (unsafe.policy === "refuse") {
+      return {
+        message: "statement cannot be replicated deterministically",
+        detail: `${capitalize(unsafe.reason)}, so the copies could store different values.`,
+        hint:
+          'Compute the value in the client, or set replication.unknown_functions = "mark_stale" to run it on the original alone.',
+      };
+    }
+    for (const l of this.#writeSet()) {
+      this.#o.membership.markStale(
+        l.name,
+        `unsafe statement ran on the original: ${unsafe.reason}`,
+      );
+      log.error('copy "{copy}" marked stale: {reason}; statement: {sql}', {
+        copy: l.name,
+        reason: unsafe.reason,
+        sql,
+      });
+      this.#dropLink(l);
+    }
+    return undefined;
+  }
+
+  #logRefusal(r: Refusal, sql: string): void {
+    log.warning("refused for client {remote}: {message}; statement: {sql}", {
+      remote: this.#o.remote,
+      message: r.message,
+      sql,
+    });
+  }
+
+  /**
+   * The definition of a table, from the cache or the catalog of the original (read through this
+   * session's own connection, so its search_path and its uncommitted DDL apply).
+   *
+   * @returns the table, null when it does not exist, undefined when it cannot be read now
+   */
+  async #table(
+    relation: string,
+    flush: () => Promise<void>,
+  ): Promise<TableInfo | null | undefined> {
+    const cache = this.#o.ctx.catalog;
+    const key = CatalogCache.key(this.#o.database, this.#searchPath, relation);
+    const cached = cache.get(key);
+    if (cached !== undefined) return cached;
+    // Inside an open extended batch a Query would end PostgreSQL's implicit transaction early.
+    if (this.#open && this.#open.batch.entries.length > 0) return undefined;
+    await flush();
+    const rows = await this.#internalQuery(catalogQuery(relation));
+    if (rows === undefined) return undefined;
+    const table = parseCatalogRows(rows) ?? null;
+    cache.set(key, table);
+    return table;
+  }
+
+  /**
+   * Runs a query of usogres's own on the original, in order with the client's batches; its
+   * replies never reach the client.
+   *
+   * @returns the rows as text, or undefined when it failed
+   */
+  #internalQuery(
     sql: string,
-  ): { class: Classification["class"]; statements: Classification["statements"] } {
+    finishes?: PromiseWithResolvers<void>,
+  ): Promise<CapturedRows | undefined> {
+    const batch = newBatch(++this.#seq);
+    const done = Promise.withResolvers<CapturedRows | undefined>();
+    batch.internal = finishes
+      ? { rows: [], failed: false, resolve: done.resolve, finishes }
+      : { rows: [], failed: false, resolve: done.resolve };
+    batch.entries.push({ kind: "Query", bytes: undefined });
+    batch.kinds.push("Query");
+    batch.closed = true;
+    this.#inflight.push({ batch, tracker: new ReplyTracker(batch, false) });
+    return this.#o.original.write(encodeQuery(sql)).then(() => done.promise);
+  }
+
+  /** Classifies SQL, applying the session's SQL-level PREPARE/EXECUTE/DEALLOCATE. */
+  #classify(sql: string): Classification {
     const c = this.#o.classifier.classify(sql);
     let cls = c.class;
     for (const s of c.statements) {
@@ -419,7 +707,8 @@ export class Relay {
         cls = this.#prepared.sqlExecuteClass(s.execute);
       }
     }
-    return { class: cls, statements: c.statements };
+    if (cls === c.class) return c;
+    return { ...c, class: cls, hasWrite: c.hasWrite || cls === "write" };
   }
 
   // ---- original -> client -----------------------------------------------------------------
@@ -437,28 +726,64 @@ export class Relay {
     const writer = this.#o.clientWriter;
     const stats = this.#o.ctx.stats;
     let fatalSeen = false;
+    let readyStatus: TxStatus | undefined;
     for (;;) {
       let start: Uint8Array | undefined;
       let length = 0;
+      const flush = async () => {
+        if (!start) return;
+        stats.bytesToClients += length;
+        await writer.write(start.subarray(0, length));
+        start = undefined;
+      };
       let frame: Frame | undefined;
       while ((frame = reader.tryNext())) {
         const head = this.#inflight[0];
         const code = frame.code;
-        let ready = false;
-        if (head) {
-          ready = head.tracker.feed(frame);
-          if (
-            code === BackendCode.CopyInResponse && head.batch.route === "all" &&
-            !head.batch.copyStarted
-          ) {
-            await this.#startCopy(head.batch);
-          }
-        }
         if (code === BackendCode.ErrorResponse) {
           const m = decodeBackend(frame);
           if (m.type === "ErrorResponse" && (m.severity === "FATAL" || m.severity === "PANIC")) {
             fatalSeen = true;
           }
+        }
+        if (head?.batch.internal) {
+          // usogres's own query: its replies stay here, except asynchronous messages.
+          const reply = this.#internalReply(head, frame);
+          if (reply) {
+            await flush();
+            await writer.write(frame.bytes);
+            if (typeof reply === "function") reply();
+          }
+          continue;
+        }
+        let verdict: Verdict | undefined;
+        if (head?.batch.rowBased) {
+          const pos = head.tracker.position();
+          const entry = pos ? head.batch.entries[pos.index] : undefined;
+          if (entry) verdict = transformReply(entry, pos!.statementsDone, frame);
+        }
+        const ready = head ? head.tracker.feed(frame) : false;
+        if (
+          head && code === BackendCode.CopyInResponse && head.batch.route === "all" &&
+          !head.batch.copyStarted
+        ) {
+          await this.#startCopy(head.batch);
+        }
+        if (verdict && verdict.kind !== "forward") {
+          await flush();
+          if (verdict.kind === "replace") await writer.write(verdict.bytes);
+          continue;
+        }
+        if (ready && head && head.batch.wrapped) {
+          // A write usogres put inside a transaction: copies apply it, then the original commits
+          // (or rolls back after an error), and the client gets that ReadyForQuery instead.
+          this.#inflight.shift();
+          await flush();
+          const outcome = head.tracker.outcome();
+          await this.#runOnCopies(head.batch, { ...outcome, status: "idle" });
+          const finish = outcome.status === "inTransaction" ? "COMMIT" : "ROLLBACK";
+          void this.#internalQuery(finish, head.batch.wrapped);
+          continue;
         }
         if (ready && head) {
           this.#inflight.shift();
@@ -466,15 +791,13 @@ export class Relay {
           if (head.batch.route === "all" || this.#needsReconcile(outcome.status)) {
             // Everything before the ReadyForQuery reaches the client now; the ReadyForQuery
             // itself waits until the copies are done.
-            if (start) {
-              stats.bytesToClients += length;
-              await writer.write(start.subarray(0, length));
-              start = undefined;
-            }
+            await flush();
             await this.#runOnCopies(head.batch, outcome);
           }
           this.#txStatus = outcome.status;
-          this.#o.onReady(outcome.status);
+          // The session learns of it only once the ReadyForQuery is written (below): a graceful
+          // shutdown sends 57P01 next, and it must not overtake the result.
+          readyStatus = outcome.status;
         }
         if (!start) {
           start = new Uint8Array(frame.bytes.buffer, frame.bytes.byteOffset);
@@ -482,14 +805,55 @@ export class Relay {
         }
         length += frame.bytes.length;
       }
-      if (start) {
-        stats.bytesToClients += length;
-        await writer.write(start.subarray(0, length));
+      await flush();
+      if (readyStatus !== undefined) {
+        this.#o.onReady(readyStatus);
+        readyStatus = undefined;
       }
+      this.#notifyIdle();
       if (!(await reader.fill())) {
         if (fatalSeen || this.#terminated) return;
         throw new BackendError(original.target.name, { kind: "closed" });
       }
+    }
+  }
+
+  /**
+   * Handles one reply to an internal query.
+   *
+   * @returns false to keep the reply, true to forward it to the client, or a function to call
+   *   once it is written (the ReadyForQuery that ends a wrapped write)
+   */
+  #internalReply(head: InFlight, frame: Frame): boolean | (() => void) {
+    const internal = head.batch.internal!;
+    const finishing = internal.finishes !== undefined;
+    switch (frame.code) {
+      case BackendCode.NoticeResponse:
+      case BackendCode.NotificationResponse:
+      case BackendCode.ParameterStatus:
+        return true;
+      case BackendCode.DataRow:
+        internal.rows.push(decodeDataRow(frame).map((v) => (v === null ? null : utf8.decode(v))));
+        return false;
+      case BackendCode.ErrorResponse:
+        internal.failed = true;
+        // A COMMIT that fails (a deferred constraint) is the client's error to see.
+        return finishing;
+      case BackendCode.ReadyForQuery: {
+        this.#inflight.shift();
+        internal.resolve(internal.failed ? undefined : internal.rows);
+        if (!finishing) return false;
+        const m = decodeBackend(frame);
+        const status = m.type === "ReadyForQuery" ? m.status : "idle";
+        this.#txStatus = status;
+        return () => {
+          this.#o.onReady(status);
+          internal.finishes!.resolve();
+          this.#notifyIdle();
+        };
+      }
+      default:
+        return false;
     }
   }
 
@@ -624,6 +988,72 @@ export class Relay {
     this.#links = this.#links.filter((l) => l !== link);
     link.conn.close();
   }
+}
+
+/**
+ * A Bind of a statement replicated by rows: the added columns come back as text, and a single
+ * result format code is spelled out for the client's own columns.
+ */
+function rebindForRows(frame: Frame, plan: RowPlan): Uint8Array {
+  const m = decodeBindFull(frame);
+  const added = plan.addedColumns.length;
+  const k = plan.clientColumns;
+  let resultFormats: number[];
+  if (m.resultFormats.length === 0) resultFormats = [];
+  else if (m.resultFormats.length === 1) {
+    resultFormats = k === 0 ? [] : [...Array(k).fill(m.resultFormats[0]!), ...Array(added).fill(0)];
+  } else resultFormats = [...m.resultFormats, ...Array(added).fill(0)];
+  return encodeBind({
+    portal: m.portal,
+    statement: m.statement,
+    paramFormats: m.paramFormats,
+    params: m.params,
+    resultFormats,
+  });
+}
+
+/** Statements that release locks: they wait until earlier writes reached the copies. */
+function releasesLocks(st: StatementInfo): boolean {
+  const a = st.transaction;
+  return a === "commit" || a === "rollback" || a === "rollbackTo" || a === "prepare" ||
+    a === "commitPrepared" || a === "rollbackPrepared";
+}
+
+/** Statements that cannot run inside a transaction block (or behave differently there). */
+function cannotWrap(st: StatementInfo): boolean {
+  switch (st.node) {
+    case "TransactionStmt":
+    case "VacuumStmt":
+    case "CreatedbStmt":
+    case "DropdbStmt":
+    case "CreateTableSpaceStmt":
+    case "DropTableSpaceStmt":
+    case "AlterSystemStmt":
+    case "CreateSubscriptionStmt":
+    case "AlterSubscriptionStmt":
+    case "DropSubscriptionStmt":
+    case "DiscardStmt":
+    case "LockStmt":
+    case "ClusterStmt":
+    case "ReindexStmt":
+    case "CheckPointStmt":
+      return true;
+    default:
+      return /\bconcurrently\b/i.test(st.text);
+  }
+}
+
+/** Whether the original is getting a refusal instead of the client's statement. */
+function replacementIsRefusal(
+  rowPlan: RowPlan | undefined,
+  rowPlans: readonly (RowPlan | undefined)[] | undefined,
+  replacement: Uint8Array | undefined,
+): boolean {
+  return replacement !== undefined && !rowPlan && !rowPlans;
+}
+
+function capitalize(s: string): string {
+  return s.charAt(0).toUpperCase() + s.slice(1);
 }
 
 function isCopyMessage(code: number): boolean {
