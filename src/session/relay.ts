@@ -563,11 +563,16 @@ export class Relay {
     const plans: (RowPlan | undefined)[] = [];
     const opts = this.#determinismOptions();
     let ddlBefore = false;
+    // Tables this string creates without any column default: an INSERT into one is deterministic
+    // unless its own expressions are not.
+    const plainCreated = new Set<string>();
     for (const st of statements) {
       this.#trackSessionState(st);
-      if (/^(Create|Alter|Drop|Rename)/.test(st.node) && !st.temporary) {
+      if (/^(Create|Alter|Drop|Rename)/.test(st.node)) {
         this.#o.ctx.catalog.clear();
         ddlBefore = true;
+        const created = plainCreateTable(st);
+        if (created) plainCreated.add(created);
       }
       let plan: DmlPlan = DML_NODES.has(st.node)
         ? planStatement(st.text, undefined, opts)
@@ -576,6 +581,13 @@ export class Relay {
         : AS_IS;
       if (plan.kind === "needsCatalog") {
         // After DDL in the same string, the catalog read now would describe the table before it.
+        if (ddlBefore && plainCreated.has(normalizeRelation(plan.relation))) {
+          const probe = planStatement(st.text, noDefaultsTable(plan.relation), opts);
+          if (probe.kind === "asIs") {
+            plans.push(undefined);
+            continue;
+          }
+        }
         const table = ddlBefore ? undefined : await this.#table(plan.relation, flush);
         if (table === undefined) {
           return {
@@ -1010,6 +1022,46 @@ function rebindForRows(frame: Frame, plan: RowPlan): Uint8Array {
     params: m.params,
     resultFormats,
   });
+}
+
+/**
+ * The table a CREATE TABLE makes when none of its columns can get a server-computed value.
+ *
+ * @returns the normalized name, or undefined
+ */
+function plainCreateTable(st: StatementInfo): string | undefined {
+  if (st.node !== "CreateStmt") return undefined;
+  if (
+    /\b(default|serial\d?|bigserial|smallserial|identity|generated|like|inherits|partition)\b/i
+      .test(st.text)
+  ) {
+    return undefined;
+  }
+  const m =
+    /^create\s+(?:(?:global|local)\s+)?(?:temp\s+|temporary\s+|unlogged\s+)?table\s+(?:if\s+not\s+exists\s+)?([^\s(]+)/i
+      .exec(st.text);
+  return m ? normalizeRelation(m[1]!) : undefined;
+}
+
+/** Compares relation names loosely: lower case, quotes dropped. */
+function normalizeRelation(name: string): string {
+  return name.replaceAll('"', "").toLowerCase();
+}
+
+/** A stand-in definition with one default-less column, to ask the planner about expressions. */
+function noDefaultsTable(relation: string): TableInfo {
+  return {
+    relation,
+    columns: [{
+      name: "\u0000",
+      type: "text",
+      generated: false,
+      identity: "",
+      defaultExpr: null,
+      sequence: null,
+      primaryKey: false,
+    }],
+  };
 }
 
 /** Statements that release locks: they wait until earlier writes reached the copies. */
