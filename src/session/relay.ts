@@ -403,10 +403,11 @@ export class Relay {
         route = routeOf(c.class);
         statement = m.statement;
         label = m.sql;
-        const planned = route === "all"
+        const cursorRefusal = findUnsafe(c.statements);
+        const planned = route === "all" && !cursorRefusal
           ? await this.#planStatements(c.statements, flush)
           : undefined;
-        const refusal = this.#unsafePolicy(planned, m.sql);
+        const refusal = cursorRefusal ?? this.#unsafePolicy(planned, m.sql);
         if (refusal) {
           // The refusal raises at Execute; Binds of this statement lose their parameters.
           replacement = encodeParse(m.statement, refusalSql(refusal));
