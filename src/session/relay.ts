@@ -575,8 +575,12 @@ export class Relay {
         const created = plainCreateTable(st);
         if (created) plainCreated.add(created);
       }
-      let plan: DmlPlan = DML_NODES.has(st.node)
-        ? planStatement(st.text, undefined, opts)
+      // SQL PREPARE: its body runs later by EXECUTE, as text on every server, so it must be
+      // deterministic as written (row-based replication needs the protocol's own Parse).
+      const prepared = st.node === "PrepareStmt" ? preparedBody(st.text) : undefined;
+      const text = prepared ?? st.text;
+      let plan: DmlPlan = DML_NODES.has(st.node) || prepared !== undefined
+        ? planStatement(text, undefined, opts)
         : st.node === "DoStmt" || st.node === "CallStmt"
         ? unknownCallPolicy(st.text, opts)
         : AS_IS;
@@ -600,7 +604,14 @@ export class Relay {
             },
           };
         }
-        plan = table === null ? { kind: "asIs" } : planStatement(st.text, table, opts);
+        plan = table === null ? { kind: "asIs" } : planStatement(text, table, opts);
+      }
+      if (prepared !== undefined && plan.kind === "rowBased") {
+        plan = {
+          kind: "unsafe",
+          reason: "the prepared statement computes values on the server (SQL PREPARE runs as text)",
+          policy: "refuse",
+        };
       }
       if (plan.kind === "unsafe") return { plans, unsafe: plan };
       plans.push(plan.kind === "rowBased" ? plan : undefined);
@@ -636,8 +647,9 @@ export class Relay {
       return {
         message: "statement cannot be replicated deterministically",
         detail: `${capitalize(unsafe.reason)}, so the copies could store different values.`,
-        hint:
-          'Compute the value in the client, or set replication.unknown_functions = "mark_stale" to run it on the original alone.',
+        hint: unsafe.reason.includes("SQL PREPARE")
+          ? "Prepare it with the extended query protocol instead, which usogres replicates by rows."
+          : 'Compute the value in the client, or set replication.unknown_functions = "mark_stale" to run it on the original alone.',
       };
     }
     for (const l of this.#writeSet()) {
@@ -1042,6 +1054,16 @@ function plainCreateTable(st: StatementInfo): string | undefined {
     /^create\s+(?:(?:global|local)\s+)?(?:temp\s+|temporary\s+|unlogged\s+)?table\s+(?:if\s+not\s+exists\s+)?([^\s(]+)/i
       .exec(st.text);
   return m ? normalizeRelation(m[1]!) : undefined;
+}
+
+/**
+ * The statement inside `PREPARE name [(types)] AS statement`.
+ *
+ * @returns its text, or undefined when the text does not have that shape
+ */
+function preparedBody(text: string): string | undefined {
+  const m = /^\s*prepare\s+("(?:[^"]|"")+"|[^\s(]+)\s*(?:\([^)]*\))?\s*as\s+([\s\S]+)$/i.exec(text);
+  return m?.[2];
 }
 
 /** Compares relation names loosely: lower case, quotes dropped. */
