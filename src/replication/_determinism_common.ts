@@ -52,7 +52,7 @@ export function relationOf(rangeVar: unknown): Relation {
   const alias = isObject(rv.alias) && typeof rv.alias.aliasname === "string"
     ? rv.alias.aliasname
     : undefined;
-  return { key: parts.map(quoteIdent).join("."), ref: alias ?? relname, only: rv.inh === false };
+  return { key: parts.map(quoteIdent).join("."), ref: alias ?? relname, only: rv.inh !== true };
 }
 
 /**
@@ -104,7 +104,31 @@ export function mergeFindings(into: Findings, from: Findings, prefix = ""): void
   into.modifying ||= from.modifying;
 }
 
-const defaultCache = new Map<string, Findings>();
+/**
+ * Scans a RETURNING list. What it computes only goes back to the client from the original, so
+ * its non-determinism does not matter; a user function in it still does (it may write), and its
+ * nextval calls, once per returned row, must be counted when the copies do not run it.
+ * @param list the returningList
+ * @param judge how calls are judged
+ * @param found the statement's findings
+ * @param perRow nextval calls per returned row
+ */
+export function scanReturning(
+  list: unknown,
+  judge: CallJudge,
+  found: Findings,
+  perRow: Map<string, number>,
+): void {
+  const part = emptyFindings();
+  scan(list, true, judge, part);
+  found.unknownFunction ??= part.unknownFunction;
+  found.uncountable ??= part.uncountable;
+  found.modifying ||= part.modifying;
+  addCounts(perRow, part.nextvals);
+}
+
+/** Judged defaults by expression text, per judge (the options decide what a default is). */
+const defaultCaches = new WeakMap<CallJudge, Map<string, Findings>>();
 const DEFAULT_CACHE_SIZE = 1_000;
 
 /**
@@ -124,8 +148,13 @@ export function defaultFindings(column: ColumnInfo, judge: CallJudge): Findings 
     return found;
   }
   if (column.defaultExpr === null) return found;
-  const key = `${judge.trustUnknown}\0${column.defaultExpr}`;
-  let cached = defaultCache.get(key);
+  let cache = defaultCaches.get(judge);
+  if (cache === undefined) {
+    cache = new Map();
+    defaultCaches.set(judge, cache);
+  }
+  const key = column.defaultExpr;
+  let cached = cache.get(key);
   if (cached === undefined) {
     cached = emptyFindings();
     try {
@@ -138,8 +167,8 @@ export function defaultFindings(column: ColumnInfo, judge: CallJudge): Findings 
       cached.nondeterministic = "an unreadable default";
       cached.uncountable = "an unreadable default";
     }
-    if (defaultCache.size >= DEFAULT_CACHE_SIZE) defaultCache.clear();
-    defaultCache.set(key, cached);
+    if (cache.size >= DEFAULT_CACHE_SIZE) cache.clear();
+    cache.set(key, cached);
   }
   mergeFindings(found, cached, `default of column "${column.name}": `);
   addCounts(found.nextvals, cached.nextvals);

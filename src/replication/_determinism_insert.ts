@@ -19,6 +19,7 @@ import {
   primaryKey,
   relationOf,
   returningWidth,
+  scanReturning,
   sequencesOf,
   setTargets,
   unknownFunction,
@@ -71,7 +72,7 @@ function scanInsert(body: JsonObject, judge: CallJudge): InsertScan {
   } else if (isObject(body.selectStmt)) {
     scan(body.selectStmt, false, judge, found);
   }
-  counted(body.returningList, perRow);
+  scanReturning(body.returningList, judge, found, perRow);
   return { found, fixed, perRow };
 }
 

@@ -17,6 +17,7 @@ import {
   type Relation,
   relationOf,
   returningWidth,
+  scanReturning,
   sequencesOf,
   setTargets,
   unknownFunction,
@@ -218,7 +219,7 @@ function planUpdateOrDelete(op: "update" | "delete", body: JsonObject, ctx: Plan
   };
   // SET expressions and RETURNING are evaluated once per affected row; the rest is not counted.
   if (op === "update") counted(body.targetList);
-  counted(body.returningList);
+  scanReturning(body.returningList, judge, found, perRow);
   for (const key of ["whereClause", "fromClause", "usingClause", "withClause"]) {
     scan(body[key], false, judge, found);
   }
