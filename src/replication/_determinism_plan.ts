@@ -24,7 +24,7 @@ import {
   unsafe,
 } from "./_determinism_common.ts";
 import { insertFindings, planInsert } from "./_determinism_insert.ts";
-import { addCounts, emptyFindings, type Findings, scan } from "./_determinism_scan.ts";
+import { addCounts, emptyFindings, type Findings, scan, stringOf } from "./_determinism_scan.ts";
 import type { Template } from "./_determinism_sql.ts";
 import type { DmlPlan, TableInfo } from "./determinism.ts";
 
@@ -54,6 +54,10 @@ export function planNode(type: string, body: JsonObject, ctx: PlanContext): DmlP
       return planMerge(body, ctx);
     case "ExplainStmt":
       return planExplain(body, ctx);
+    case "PrepareStmt":
+      return planPrepare(body, ctx);
+    case "CopyStmt":
+      return planCopyFrom(body, ctx);
     default:
       return AS_IS;
   }
@@ -88,6 +92,39 @@ function planExplain(body: JsonObject, ctx: PlanContext): DmlPlan {
   return plan.kind === "rowBased"
     ? unsafe("EXPLAIN ANALYZE of a non-deterministic statement", ctx.opts)
     : plan;
+}
+
+/**
+ * SQL PREPARE of a statement that would need rewriting is refused: each later EXECUTE would run
+ * it on every server as it is. The extended protocol's Parse is the way to prepare one.
+ */
+function planPrepare(body: JsonObject, ctx: PlanContext): DmlPlan {
+  const inner = unwrap(body.query);
+  const plan = planNode(inner.type, inner.body, ctx);
+  return plan.kind === "rowBased"
+    ? unsafe("PREPARE of a non-deterministic statement", ctx.opts)
+    : plan;
+}
+
+/**
+ * COPY ... FROM fills the columns it does not list with their defaults on each server, and it has
+ * no RETURNING: it is refused when one of those defaults is non-deterministic (a serial or
+ * identity column included). Listing every column, as pg_dump and pgbench do, is deterministic.
+ */
+function planCopyFrom(body: JsonObject, ctx: PlanContext): DmlPlan {
+  if (body.is_from !== true || !isObject(body.relation)) return AS_IS;
+  const listed = (Array.isArray(body.attlist) ? body.attlist : []).map((a) => stringOf(a) ?? "");
+  if (listed.length === 0) return AS_IS;
+  const table = ctx.table;
+  if (table === undefined) return { kind: "needsCatalog", relation: relationOf(body.relation).key };
+  const found = emptyFindings();
+  for (const column of table.columns) {
+    if (!listed.includes(column.name)) mergeFindings(found, defaultFindings(column, ctx.judge));
+  }
+  if (found.unknownFunction !== undefined) return unknownFunction(found.unknownFunction, ctx.opts);
+  return found.nondeterministic === undefined
+    ? AS_IS
+    : unsafe(`COPY FROM leaving columns to their defaults: ${found.nondeterministic}`, ctx.opts);
 }
 
 /**

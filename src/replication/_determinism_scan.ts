@@ -134,6 +134,9 @@ const CLOCK_STRINGS = /^\s*(now|today|tomorrow|yesterday)\s*$/i;
 /** System columns: physical position, transaction ids, command ids and table OIDs differ. */
 const SYSTEM_COLUMNS = new Set(["ctid", "xmin", "xmax", "cmin", "cmax", "tableoid"]);
 
+/** Types whose values are local to one server: object ids, transaction, command and tuple ids. */
+const SERVER_LOCAL_TYPES = new Set(["oid", "xid", "xid8", "cid", "tid"]);
+
 /** Aggregates whose result depends on the order of their input rows. */
 const ORDER_SENSITIVE_AGGREGATES = new Set([
   "array_agg",
@@ -248,6 +251,16 @@ function noteNode(
       const last = stringOf(fields[fields.length - 1]);
       if (last !== undefined && SYSTEM_COLUMNS.has(last)) {
         found.nondeterministic ??= `system column "${last}"`;
+      }
+      return counted;
+    }
+    case "TypeCast": {
+      const names = isObject(node.typeName) && Array.isArray(node.typeName.names)
+        ? node.typeName.names
+        : [];
+      const type = stringOf(names[names.length - 1]);
+      if (type !== undefined && SERVER_LOCAL_TYPES.has(type)) {
+        found.nondeterministic ??= `a cast to ${type}`;
       }
       return counted;
     }

@@ -38,6 +38,10 @@ export function typedLiteral(value: string | null, type: string): string {
   return value === null ? `NULL::${type}` : `${quoteLiteral(value)}::${type}`;
 }
 
+/** One to three dot-separated names, each quoted or a plain identifier (scan.l's ident). */
+const QUALIFIED_NAME =
+  /^(?:"(?:[^"]|"")+"|[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*)(?:\s*\.\s*(?:"(?:[^"]|"")+"|[A-Za-z_\u0080-\uffff][\w$\u0080-\uffff]*)){0,2}$/;
+
 /**
  * The catalog query for one relation (see `catalogQuery` in `determinism.ts`). A domain's
  * default counts as the column's when the column has none, as it does in PostgreSQL.
@@ -45,6 +49,10 @@ export function typedLiteral(value: string | null, type: string): string {
  * @returns the SQL text
  */
 export function catalogSql(relationAsWritten: string): string {
+  // to_regclass raises "invalid name syntax" for a malformed name: such a name matches nothing.
+  const oid = QUALIFIED_NAME.test(relationAsWritten.trim())
+    ? `pg_catalog.to_regclass(${quoteLiteral(relationAsWritten)})`
+    : "NULL::pg_catalog.regclass";
   return `SELECT a.attname, pg_catalog.format_type(a.atttypid, a.atttypmod) AS type,
   a.attgenerated::text AS attgenerated, a.attidentity::text AS attidentity,
   coalesce(pg_catalog.pg_get_expr(d.adbin, d.adrelid), ty.typdefault) AS "default",
@@ -57,7 +65,7 @@ JOIN pg_catalog.pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.
 JOIN pg_catalog.pg_type ty ON ty.oid = a.atttypid
 LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
 LEFT JOIN pg_catalog.pg_index i ON i.indrelid = c.oid AND i.indisprimary
-WHERE c.oid = pg_catalog.to_regclass(${quoteLiteral(relationAsWritten)})
+WHERE c.oid = ${oid}
 ORDER BY a.attnum`;
 }
 

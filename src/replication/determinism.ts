@@ -141,12 +141,22 @@ export function parseCatalogRows(
       generated: generated === "s",
       identity: id,
       defaultExpr: defaultExpr ?? null,
-      sequence: sequence ?? null,
+      sequence: sequence == null ? null : sequence.replace(TEMP_SCHEMA_PREFIX, "pg_temp."),
       primaryKey: pk === "t" || pk === "true",
     });
   });
-  const relation = `${quoteIdent(first[7] ?? "")}.${quoteIdent(first[8] ?? "")}`;
+  const relation = `${quoteIdent(ownTempSchema(first[7] ?? ""))}.${quoteIdent(first[8] ?? "")}`;
   return Object.freeze({ relation, columns: Object.freeze(columns) });
+}
+
+/**
+ * A session's temporary schema is `pg_temp_N` with N chosen by each server: the copies name it
+ * by its alias `pg_temp`, which always means the session's own (namespace.c).
+ */
+const TEMP_SCHEMA_PREFIX = /^pg_temp_\d+\./;
+
+function ownTempSchema(nspname: string): string {
+  return /^pg_temp_\d+$/.test(nspname) ? "pg_temp" : nspname;
 }
 
 const PLAN_CACHE_SIZE = 10_000;

@@ -72,6 +72,14 @@ CREATE TABLE s."Mixed Case" (
   at timestamptz DEFAULT clock_timestamp()
 );
 CREATE TABLE nokey (a int, at timestamptz DEFAULT now());
+CREATE DOMAIN stamp AS timestamptz DEFAULT now();
+CREATE TABLE dom (id int PRIMARY KEY, s stamp, dropped int, note text);
+ALTER TABLE dom DROP COLUMN dropped;
+CREATE TABLE part (
+  id bigserial, region text, at timestamptz DEFAULT now(), PRIMARY KEY (id, region)
+) PARTITION BY LIST (region);
+CREATE TABLE part_eu PARTITION OF part FOR VALUES IN ('eu');
+CREATE TABLE part_us PARTITION OF part FOR VALUES IN ('us');
 CREATE TYPE mood AS ENUM ('sad', 'ok', 'happy');
 CREATE TYPE pair AS (x int, y text);
 CREATE DOMAIN posint AS int CHECK (VALUE > 0);
@@ -134,6 +142,9 @@ SELECT * FROM t ORDER BY id;
 SELECT * FROM plain ORDER BY id;
 SELECT * FROM nokey ORDER BY a;
 SELECT * FROM types ORDER BY id;
+SELECT * FROM dom ORDER BY id;
+SELECT tableoid::regclass, * FROM part ORDER BY id;
+SELECT last_value, is_called FROM part_id_seq;
 SELECT * FROM s."Mixed Case" ORDER BY "Id";
 SELECT last_value, is_called FROM t_id_seq;
 SELECT last_value, is_called FROM t_n_seq;
@@ -310,6 +321,54 @@ Deno.test("determinism SQL: copies end identical to the original", async (t) => 
       assert.deepEqual(out.tags, ["INSERT 0 3", "INSERT 0 3"]);
       const nulls = await replicate(a, b, "INSERT INTO types DEFAULT VALUES");
       assert.deepEqual(nulls.tags, ["INSERT 0 1", "INSERT 0 1"]);
+    });
+  });
+
+  await t.step(
+    "the catalog: a domain's default, a dropped column, a partitioned table",
+    async () => {
+      await scenario(async (a, b) => {
+        const dom = parseCatalogRows((await a.query(catalogQuery('"dom"'))).rows);
+        assert.deepEqual(dom?.columns.map((c) => [c.name, c.type, c.defaultExpr, c.primaryKey]), [
+          ["id", "integer", null, true],
+          ["s", "stamp", "now()", false],
+          ["note", "text", null, false],
+        ]);
+        assert.equal(parseCatalogRows((await a.query(catalogQuery("no_such"))).rows), undefined);
+        assert.equal(parseCatalogRows((await a.query(catalogQuery("bad name!"))).rows), undefined);
+        const out = await replicate(a, b, "INSERT INTO dom (id, note) VALUES (1, 'n'), (2, NULL)");
+        assert.deepEqual(out.tags, ["INSERT 0 2", "INSERT 0 2"]);
+        await replicate(a, b, "INSERT INTO part (region) VALUES ('eu'), ('us'), ('eu')");
+        const moved = await replicate(
+          a,
+          b,
+          "UPDATE part SET at = now() WHERE region = 'eu' RETURNING tableoid::regclass",
+        );
+        assert.equal(moved.plan.kind, "rowBased");
+        assert.deepEqual(moved.tags, ["UPDATE 2", "UPDATE 2"]);
+      });
+    },
+  );
+
+  await t.step("a temporary table: the copy's own pg_temp schema and sequence", async () => {
+    await scenario(async () => {
+      // A third session on the original takes the next backend slot, so the two sessions' temp
+      // schemas get different numbers (pg_temp_N follows the backend id).
+      await using filler = await textClient(cluster.original.url("det"));
+      await using a = await textClient(cluster.original.url("det"));
+      await using b = await textClient(copy!.url("det"));
+      const ddl = "CREATE TEMP TABLE tmp (id serial PRIMARY KEY, at timestamptz DEFAULT now())";
+      await a.query(ddl);
+      await b.query(ddl);
+      const schema = "SELECT pg_my_temp_schema()::regnamespace::text";
+      assert.notEqual((await a.query(schema)).rows[0]?.[0], (await b.query(schema)).rows[0]?.[0]);
+      await filler.query("SELECT 1");
+      const out = await replicate(a, b, "INSERT INTO tmp DEFAULT VALUES RETURNING id");
+      assert.deepEqual(out.tags, ["INSERT 0 1", "INSERT 0 1"]);
+      assert.equal(out.plan.kind === "rowBased" ? out.plan.table.relation : "", '"pg_temp"."tmp"');
+      const dump = "SELECT * FROM tmp ORDER BY id; SELECT last_value FROM tmp_id_seq";
+      const rows = async (c: TextClient) => JSON.stringify((await c.query(dump)).rows);
+      assert.equal(await rows(b), await rows(a));
     });
   });
 

@@ -27,7 +27,11 @@ Deno.test("catalogQuery: names the relation once, as a quoted literal given to t
   }
   assert.equal(catalogQuery("t"), catalogQuery("t"));
   assert.notEqual(catalogQuery("t"), catalogQuery("u"));
-  assert.ok(catalogQuery("a\\b").includes("to_regclass(E'a\\\\b')"));
+  assert.ok(catalogQuery("Ab.Ü_$1").includes("to_regclass('Ab.Ü_$1')"));
+  assert.ok(catalogQuery('"a\\b"').includes(`to_regclass(E'"a\\\\b"')`));
+  for (const bad of ["bad name!", "a.b.c.d", "", '"', '"a"b', "1a", "a.", "a;drop"]) {
+    assert.match(catalogQuery(bad), /WHERE c\.oid = NULL::pg_catalog\.regclass/, bad);
+  }
 });
 
 Deno.test("parseCatalogRows: builds the table from text rows", () => {
@@ -94,6 +98,26 @@ Deno.test("parseCatalogRows: quotes the catalog's names; no rows is no table", (
   const rows = [["Id", "integer", "", "d", null, '"My"."T_Id_seq"', "t", "My", 'T"x']];
   assert.equal(parseCatalogRows(rows)?.relation, '"My"."T""x"');
   assert.equal(parseCatalogRows([]), undefined);
+});
+
+Deno.test("parseCatalogRows: names a temporary table's schema pg_temp, as every server knows it", () => {
+  const table = parseCatalogRows([
+    [
+      "id",
+      "integer",
+      "",
+      "",
+      "nextval('tmp_id_seq'::regclass)",
+      "pg_temp_3.tmp_id_seq",
+      "t",
+      "pg_temp_3",
+      "tmp",
+    ],
+  ]);
+  assert.equal(table?.relation, '"pg_temp"."tmp"');
+  assert.equal(table?.columns[0]?.sequence, "pg_temp.tmp_id_seq");
+  const lookalike = parseCatalogRows([["a", "integer", "", "", null, null, "f", "pg_temp_x", "t"]]);
+  assert.equal(lookalike?.relation, '"pg_temp_x"."t"');
 });
 
 Deno.test("parseCatalogRows: rejects rows that are not the query's", () => {

@@ -53,6 +53,10 @@ const FAST_PATH: readonly Case[] = [
   ["CREATE TABLE t2 (id serial, at timestamptz DEFAULT now())", "fast"],
   ["ALTER TABLE t ADD COLUMN z timestamptz DEFAULT now()", "fast"],
   ["COPY t FROM STDIN", "fast"],
+  ["COPY t TO STDOUT", "fast"],
+  ["COPY (SELECT now()) TO STDOUT", "fast"],
+  ["PREPARE q (text) AS UPDATE t SET x = $1", "fast"],
+  ["UPDATE t SET x = 't'::regclass::text", "fast"],
   ["DO $$ BEGIN PERFORM random(); END $$", "fast"],
   ["CALL app.proc(now())", "fast"],
   ["BEGIN", "fast"],
@@ -117,6 +121,8 @@ const NONDETERMINISTIC_EXPRESSIONS = [
   "' Tomorrow '",
   "date 'yesterday'",
   "ctid::text",
+  "'t'::regclass::oid::int",
+  "(x::xid)::text",
   "xmin::text",
   "(SELECT max(n) FROM (SELECT n FROM u LIMIT 3) s)",
   "(SELECT n FROM u OFFSET 2)",
@@ -178,6 +184,9 @@ const DETERMINISTIC_WITH_CATALOG: readonly Case[] = [
   ["INSERT INTO i (id, v, w) OVERRIDING SYSTEM VALUE VALUES (5, 'a', 6)", "asIs"],
   ["INSERT INTO t (nope) VALUES (now())", "asIs"], // fails alike everywhere
   ["UPDATE d SET b = DEFAULT", "asIs"],
+  ["COPY d (a) FROM STDIN", "asIs"],
+  ["COPY t (id, x, n, at) FROM STDIN WITH (FORMAT csv)", "asIs"],
+  ["PREPARE p (int) AS INSERT INTO d (a) VALUES ($1)", "asIs"],
   ["UPDATE t SET n = DEFAULT WHERE id = 2", "asIs"],
   ["MERGE INTO d USING u ON d.a = u.a WHEN NOT MATCHED THEN INSERT (a) VALUES (u.a)", "asIs"],
   [
@@ -256,6 +265,25 @@ const UNSAFE: readonly Case[] = [
     "unsafe: MERGE",
   ],
   ["SELECT now() AS at INTO newt", "unsafe: SELECT INTO"],
+  ["PREPARE p AS UPDATE t SET at = now()", "unsafe: PREPARE of a non-deterministic statement"],
+  [
+    "PREPARE p (text) AS INSERT INTO t (x) VALUES ($1)",
+    "unsafe: PREPARE of a non-deterministic statement",
+  ],
+  ["PREPARE p AS UPDATE t SET x = f(x)", 'unsafe: calls function "f"'],
+  [
+    "COPY t (x) FROM STDIN",
+    'unsafe: COPY FROM leaving columns to their defaults: default of column "id": calls function "nextval"',
+  ],
+  [
+    "COPY i (v) FROM STDIN",
+    'unsafe: COPY FROM leaving columns to their defaults: identity column "id"',
+  ],
+  [
+    "COPY nopk (a) FROM STDIN",
+    'unsafe: COPY FROM leaving columns to their defaults: default of column "at": calls function "now"',
+  ],
+  ["COPY uf (id) FROM STDIN", 'unsafe: calls function "app.make_key"'],
   ["CREATE TABLE x AS SELECT random() AS r", "unsafe: CREATE TABLE AS"],
   [
     "EXPLAIN ANALYZE UPDATE t SET at = now()",
