@@ -208,7 +208,8 @@ export function scan(root: unknown, countable: boolean, judge: CallJudge, found:
       const child = value[key];
       if (typeof child !== "object" || child === null) continue;
       let childCounted = counted;
-      if (/^[A-Z]/.test(key)) {
+      const first = key.charCodeAt(0);
+      if (first >= 65 && first <= 90) { // a node type (A-Z), not a field
         childCounted = counted && COUNTABLE_NODES.has(key);
         if (isObject(child)) childCounted = noteNode(key, child, childCounted, judge, found);
         else if (key === "A_Expr") childCounted = false;

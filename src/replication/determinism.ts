@@ -13,12 +13,13 @@
  * the search_path and temporary tables are the client's. Parsing is PostgreSQL's own grammar
  * through libpg-query, loaded by `initClassifier()`.
  *
- * Known limits (documented in docs): triggers on the copies fire again and may recompute values;
- * the base-table defaults behind an updatable view are not seen; DO blocks and procedures are
- * opaque (see {@link unknownCallPolicy}); INSERT ... SELECT ... ON CONFLICT advances copies'
- * sequences by the returned rows only; ORDER BY on a non-unique key with LIMIT is taken as
- * deterministic; the copies must parse the captured text form the same way (DateStyle,
- * IntervalStyle, and extra_float_digits >= 1 on the original's session).
+ * Known limits: triggers on the copies fire again and may recompute values; the base-table
+ * defaults behind an updatable view are not seen; DO blocks and procedures are opaque (see
+ * {@link unknownCallPolicy}); INSERT ... SELECT ... ON CONFLICT advances the copies' sequences by
+ * the returned rows only, and INSERT ... SELECT * (width unknown) may advance them more than the
+ * original did (never less, so a promoted copy does not collide); ORDER BY on a non-unique key with
+ * LIMIT is taken as deterministic; the copies must read the captured text as the original wrote
+ * it (same DateStyle and IntervalStyle, extra_float_digits >= 1 on the original's session).
  *
  * @example
  * ```ts
