@@ -79,7 +79,16 @@ import type { SessionContext } from "./context.ts";
 const log = getLogger("replication");
 const utf8 = new TextDecoder();
 /** Statements the determinism planner looks at; the rest replicate as text. */
-const DML_NODES = new Set(["InsertStmt", "UpdateStmt", "DeleteStmt", "MergeStmt", "SelectStmt"]);
+const DML_NODES = new Set([
+  "InsertStmt",
+  "UpdateStmt",
+  "DeleteStmt",
+  "MergeStmt",
+  "SelectStmt",
+  "CopyStmt",
+  "ExplainStmt",
+  "CreateTableAsStmt",
+]);
 
 const AS_IS: DmlPlan = { kind: "asIs" };
 
@@ -620,10 +629,7 @@ export class Relay {
   }
 
   #determinismOptions(): DeterminismOptions {
-    const r = this.#o.ctx.config.replication as RelayOptions["ctx"]["config"]["replication"] & {
-      deterministicFunctions?: readonly string[];
-      unknownFunctions?: "refuse" | "mark_stale" | "trust";
-    };
+    const r = this.#o.ctx.config.replication;
     return {
       deterministicFunctions: r.deterministicFunctions,
       unknownFunctions: r.unknownFunctions,
