@@ -7,11 +7,16 @@
  */
 
 import type {
+  AuthConfig,
+  AuthMethod,
   BackendConfig,
   Config,
+  HbaRule,
   LoadedConfig,
   LogConfig,
   ReplicationConfig,
+  SslMode,
+  TlsConfig,
   ValueSource,
 } from "./types.ts";
 import { fileWhere, type ParsedFile, type RawEntry } from "./_entry.ts";
@@ -22,6 +27,7 @@ import {
   resolveKey,
   SECTIONS,
   type SettingValue,
+  type TableValue,
 } from "./_settings.ts";
 import { ConfigError, describeValue } from "./errors.ts";
 
@@ -151,6 +157,8 @@ export function buildLoaded(file: ParsedFile, flags: ParsedFile, ctx: BuildConte
     host: str(`${prefix}.host`) ?? "",
     port: num(`${prefix}.port`),
     weight: num(`${prefix}.weight`),
+    sslmode: str(`${prefix}.sslmode`) as SslMode,
+    sslrootcert: str(`${prefix}.sslrootcert`),
   });
   // A missing host may be the echo of a syntax error, a malformed line, a bad "hostorg" or a
   // misspelt one ("did you mean ...") that was reported already: saying so again is only noise.
@@ -196,6 +204,14 @@ export function buildLoaded(file: ParsedFile, flags: ParsedFile, ctx: BuildConte
   }
   const listen = { host: str("listen.host"), port: num("listen.port") };
   checkServers(original, copies, listen, invalid, place, errors);
+  const hbaPaths = [...merged.keys()].filter((p) => /^hba\.[0-9]+$/.test(p))
+    .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
+  const hba = hbaPaths.flatMap((p) => {
+    const v = values.get(p) as TableValue | undefined;
+    return v === undefined ? [] : [v as unknown as HbaRule];
+  });
+  const tls = tlsSettings(values, place, errors);
+  const auth = authSettings(values, hba, tls, place, errors);
 
   if (errors.length > 0) throw ConfigError.aggregate(sortErrors(errors, ctx.file));
 
@@ -206,6 +222,7 @@ export function buildLoaded(file: ParsedFile, flags: ParsedFile, ctx: BuildConte
   for (let i = 0; i < copyCount; i++) {
     all.push(...Object.keys(BACKEND_SETTINGS).map((l) => `copy.${i}.${l}`));
   }
+  all.push(...hbaPaths);
   for (const path of all) {
     sources.set(path, merged.get(path)?.source ?? { kind: "default" });
   }
@@ -241,6 +258,9 @@ export function buildLoaded(file: ParsedFile, flags: ParsedFile, ctx: BuildConte
       startupTimeoutMs: Math.round(num("listen.startup_timeout") * 1000),
       maxMessageSize: num("listen.max_message_size"),
       shutdownTimeoutMs: Math.round(num("listen.shutdown_timeout") * 1000),
+      maxClientsPerAddress: num("listen.max_clients_per_address"),
+      clientIdleTimeoutMs: Math.round(num("listen.client_idle_timeout") * 1000),
+      idleInTransactionTimeoutMs: Math.round(num("listen.idle_in_transaction_timeout") * 1000),
     },
     original,
     copies,
@@ -267,8 +287,107 @@ export function buildLoaded(file: ParsedFile, flags: ParsedFile, ctx: BuildConte
       ) as ReplicationConfig["unknownFunctions"],
       deterministicFunctions: names("replication.deterministic_functions"),
     },
+    tls,
+    auth,
+    hba,
   };
   return { config, file: ctx.file, sources };
+}
+
+/** `[tls]`: the mode follows from `cert_file` unless written; a TLS mode needs a certificate. */
+function tlsSettings(
+  values: ReadonlyMap<string, SettingValue>,
+  place: (paths: readonly string[]) => Place,
+  errors: ConfigError[],
+): TlsConfig {
+  const text = (path: string): string => (values.get(path) ?? defaultOf(path) ?? "") as string;
+  const certFile = text("tls.cert_file");
+  const keyFile = text("tls.key_file");
+  const written = values.get("tls.mode") as TlsConfig["mode"] | undefined;
+  const mode = written ?? (certFile !== "" ? "allow" : "disable");
+  if (mode !== "disable" && (certFile === "" || keyFile === "")) {
+    const missing = certFile === "" ? "tls.cert_file" : "tls.key_file";
+    errors.push(
+      new ConfigError({
+        ...place(["tls.mode", "tls.cert_file", "tls.key_file"]),
+        key: missing,
+        message: `TLS mode "${mode}" needs "${missing}"`,
+        expected: "a certificate file and a key file",
+        actual: "nothing",
+        hint: 'Set both cert_file and key_file under [tls], or mode = "disable".',
+      }),
+    );
+  }
+  return {
+    mode,
+    certFile,
+    keyFile,
+    caFile: text("tls.ca_file"),
+    minVersion: text("tls.min_version") as TlsConfig["minVersion"],
+  };
+}
+
+/** `[auth]`, checked against the rules and TLS: cert needs a client CA, auth_query a role. */
+function authSettings(
+  values: ReadonlyMap<string, SettingValue>,
+  hba: readonly HbaRule[],
+  tls: TlsConfig,
+  place: (paths: readonly string[]) => Place,
+  errors: ConfigError[],
+): AuthConfig {
+  const method = values.get("auth.method") as AuthMethod | undefined;
+  const usersTable = (values.get("auth.users") ?? {}) as TableValue;
+  const users = new Map<string, string>();
+  for (const [name, v] of Object.entries(usersTable)) if (typeof v === "string") users.set(name, v);
+  const text = (path: string): string => (values.get(path) ?? defaultOf(path) ?? "") as string;
+  const usesCert = method === "cert" || hba.some((r) => r.method === "cert");
+  if (usesCert && (tls.mode === "disable" || tls.caFile === "")) {
+    errors.push(
+      new ConfigError({
+        ...place(["auth.method", "tls.ca_file"]),
+        key: "tls.ca_file",
+        message: 'authentication method "cert" needs TLS with "tls.ca_file"',
+        expected: "a CA file that client certificates are checked against",
+        actual: tls.mode === "disable" ? "TLS disabled" : "nothing",
+        hint: "Set cert_file, key_file and ca_file under [tls].",
+      }),
+    );
+  }
+  hba.forEach((rule, i) => {
+    if (rule.tls === "required" && tls.mode === "disable") {
+      errors.push(
+        new ConfigError({
+          ...place([`hba.${i}`]),
+          key: `hba.${i}`,
+          message: `access rule ${i + 1} requires TLS, but TLS to clients is disabled`,
+          expected: "a [tls] section with cert_file and key_file",
+          actual: "TLS disabled",
+        }),
+      );
+    }
+  });
+  const authQuery = text("auth.auth_query");
+  const authUser = text("auth.auth_user") || text("backend.user");
+  if (authQuery !== "" && authUser === "") {
+    errors.push(
+      new ConfigError({
+        ...place(["auth.auth_query"]),
+        key: "auth.auth_user",
+        message: '"auth.auth_query" needs a role to run it as',
+        expected: "auth.auth_user or backend.user",
+        actual: "nothing",
+        hint: "Set auth_user under [auth] to a role that may read pg_authid (or pg_shadow).",
+      }),
+    );
+  }
+  return {
+    method,
+    trustRemote: (values.get("auth.trust_remote") ?? false) as boolean,
+    users,
+    authQuery,
+    authUser,
+    authDatabase: text("auth.auth_database"),
+  };
 }
 
 function defaultOf(path: string): SettingValue | undefined {

@@ -22,10 +22,17 @@ export type SettingKind =
   | { readonly type: "enum"; readonly values: readonly string[] }
   | { readonly type: "boolean" }
   /** An array of function names; only TOML (or code) can give one, not text sources. */
-  | { readonly type: "functions" };
+  | { readonly type: "functions" }
+  /** A table of role name to password verifier (`[auth.users]`); TOML only. */
+  | { readonly type: "users" }
+  /** One access rule (a `[[hba]]` table); TOML only. */
+  | { readonly type: "hba" };
+
+/** A table value after checking: `[auth.users]`, or one `[[hba]]` rule. */
+export type TableValue = { readonly [key: string]: string | readonly string[] };
 
 /** A value as a user writes it. */
-export type SettingValue = string | number | boolean | readonly string[];
+export type SettingValue = string | number | boolean | readonly string[] | TableValue;
 
 /** One setting of a section. */
 export interface Setting {
@@ -50,6 +57,26 @@ export const BACKEND_SETTINGS: Readonly<Record<string, Setting>> = {
   host: { kind: HOST, default: undefined, description: "host name, address or socket directory" },
   port: { kind: PORT, default: 5432, description: "TCP port" },
   weight: { kind: WEIGHT, default: 1, description: "relative share of reads" },
+  sslmode: {
+    kind: { type: "enum", values: ["disable", "prefer", "require", "verify-ca", "verify-full"] },
+    default: "prefer",
+    description: "TLS to this server, as libpq's sslmode",
+  },
+  sslrootcert: {
+    kind: { type: "path" },
+    default: "",
+    description: "CA file that verify-ca and verify-full check this server's certificate with",
+  },
+};
+
+/** Authentication methods (`[auth] method`, `[[hba]] method`). */
+export const AUTH_METHODS: readonly string[] = ["scram-sha-256", "md5", "trust", "cert", "reject"];
+
+/** The setting of each `[[hba]]` rule (`hba.N`). */
+export const HBA_RULE: Setting = {
+  kind: { type: "hba" },
+  default: undefined,
+  description: "access rule: address, database, user, method, tls",
 };
 
 /** The plain sections and their settings (`[[copy]]` uses {@link BACKEND_SETTINGS}). */
@@ -77,6 +104,21 @@ export const SECTIONS: Readonly<Record<string, Readonly<Record<string, Setting>>
       default: 30,
       description: "seconds running statements get to finish on SIGINT/SIGTERM",
     },
+    max_clients_per_address: {
+      kind: { type: "integer", min: 0, max: 100000 },
+      default: 0,
+      description: "most connections at once from one client address (0: no limit)",
+    },
+    client_idle_timeout: {
+      kind: { type: "seconds", min: 0, max: 604800 },
+      default: 0,
+      description: "seconds a session may be idle outside a transaction (0: no limit)",
+    },
+    idle_in_transaction_timeout: {
+      kind: { type: "seconds", min: 0, max: 604800 },
+      default: 0,
+      description: "seconds a session may be idle inside a transaction (0: no limit)",
+    },
   },
   original: { ...BACKEND_SETTINGS, name: { ...BACKEND_SETTINGS.name!, default: "original" } },
   backend: {
@@ -87,6 +129,57 @@ export const SECTIONS: Readonly<Record<string, Readonly<Record<string, Setting>>
       kind: { type: "seconds", min: 0.001, max: 3600 },
       default: 10,
       description: "seconds to connect and authenticate to a backend",
+    },
+  },
+  tls: {
+    mode: {
+      kind: { type: "enum", values: ["disable", "allow", "require"] },
+      default: undefined,
+      description: 'TLS to clients: disable, allow, require (default "allow" with a cert_file)',
+    },
+    cert_file: { kind: { type: "path" }, default: "", description: "server certificate (PEM)" },
+    key_file: { kind: { type: "path" }, default: "", description: "server private key (PEM)" },
+    ca_file: {
+      kind: { type: "path" },
+      default: "",
+      description: "CA that client certificates are checked against (PEM)",
+    },
+    min_version: {
+      kind: { type: "enum", values: ["TLSv1.2", "TLSv1.3"] },
+      default: "TLSv1.2",
+      description: "oldest TLS version accepted",
+    },
+  },
+  auth: {
+    method: {
+      kind: { type: "enum", values: AUTH_METHODS },
+      default: undefined,
+      description: "client authentication (default trust on loopback, scram-sha-256 otherwise)",
+    },
+    trust_remote: {
+      kind: { type: "boolean" },
+      default: false,
+      description: "allow trust for clients not on a loopback address",
+    },
+    users: {
+      kind: { type: "users" },
+      default: undefined,
+      description: "role = SCRAM or md5 verifier (usogres passwd ROLE prints one)",
+    },
+    auth_query: {
+      kind: { type: "string" },
+      default: "",
+      description: "query returning (role, verifier) for $1, run on the original",
+    },
+    auth_user: {
+      kind: { type: "string" },
+      default: "",
+      description: "role that runs auth_query (default backend.user)",
+    },
+    auth_database: {
+      kind: { type: "string" },
+      default: "postgres",
+      description: "database auth_query runs in",
     },
   },
   log: {
@@ -180,9 +273,12 @@ export function allKeyCandidates(): Candidate[] {
 export function resolveKey(key: string): { path: string; setting: Setting } | undefined {
   const path = LEGACY_KEYS[key] ?? key;
   const parts = path.split(".");
-  if (parts.length === 2) {
+  if (parts.length === 2 && parts[0] !== "hba") {
     const setting = SECTIONS[parts[0]!]?.[parts[1]!];
     return setting ? { path, setting } : undefined;
+  }
+  if (parts.length === 2 && parts[0] === "hba" && /^(0|[1-9][0-9]{0,3})$/.test(parts[1]!)) {
+    return { path, setting: HBA_RULE };
   }
   if (parts.length === 3 && parts[0] === "copy" && /^(0|[1-9][0-9]{0,3})$/.test(parts[1]!)) {
     const setting = BACKEND_SETTINGS[parts[2]!];
@@ -238,13 +334,17 @@ export function expectedText(kind: SettingKind): string {
       return "true or false";
     case "functions":
       return "an array of function names (letters, digits, _ and $, optionally schema-qualified)";
+    case "users":
+      return 'a table of role = "SCRAM-SHA-256$..." or "md5..." verifiers';
+    case "hba":
+      return "a table with address, database, user, method and tls";
   }
 }
 
 /** Turns text from a legacy file, a flag or the environment into the number or boolean it spells. */
 function coerce(kind: SettingKind, value: string): SettingValue {
   const text = value.trim();
-  if (kind.type === "functions") return value;
+  if (kind.type === "functions" || kind.type === "users" || kind.type === "hba") return value;
   if (kind.type === "boolean") {
     const lower = text.toLowerCase();
     if (["true", "on", "yes", "1"].includes(lower)) return true;
@@ -336,7 +436,130 @@ function checkKind(
       return typeof value === "boolean" ? { ok: true, value } : bad;
     case "functions":
       return checkFunctions(raw, lenient);
+    case "users":
+      return lenient ? tomlOnly(kind) : checkUsers(raw);
+    case "hba":
+      return lenient ? tomlOnly(kind) : checkHbaRule(raw);
   }
+}
+
+function tomlOnly(kind: SettingKind): CheckResult {
+  return {
+    ok: false,
+    expected: `${expectedText(kind)}, which only a TOML file can give`,
+    hint: "Write this setting in a TOML configuration file (usogresrc.toml).",
+  };
+}
+
+function isPlainTable(v: unknown): v is Record<string, unknown> {
+  return typeof v === "object" && v !== null && !Array.isArray(v) && !(v instanceof Date) &&
+    !(v instanceof Map);
+}
+
+const SCRAM_VERIFIER = /^SCRAM-SHA-256\$[0-9]+:[A-Za-z0-9+/=]+\$[A-Za-z0-9+/=]+:[A-Za-z0-9+/=]+$/;
+const MD5_VERIFIER = /^md5[0-9a-f]{32}$/;
+
+/** `[auth.users]`: every value a verifier, never a password in clear. */
+function checkUsers(raw: unknown): CheckResult {
+  if (!isPlainTable(raw)) return { ok: false, expected: expectedText({ type: "users" }) };
+  const users: Record<string, string> = {};
+  for (const [name, v] of Object.entries(raw)) {
+    if (typeof v !== "string" || !(SCRAM_VERIFIER.test(v) || MD5_VERIFIER.test(v))) {
+      return {
+        ok: false,
+        expected: `a SCRAM-SHA-256 or md5 verifier for role "${name}"`,
+        // Never echo the value: it may be a password written in clear.
+        actual: typeof v === "string" ? "something else (not shown)" : describeValue(v),
+        hint: `Run "usogres passwd ${name}" and paste the line it prints.`,
+      };
+    }
+    users[name] = v;
+  }
+  return { ok: true, value: users };
+}
+
+const HBA_KEYS = ["address", "database", "user", "method", "tls"];
+const CIDR4 = /^([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})\.([0-9]{1,3})(\/([0-9]{1,2}))?$/;
+const CIDR6 = /^([0-9a-fA-F:.]+)(\/([0-9]{1,3}))?$/;
+
+/**
+ * Checks an address as `[[hba]] address` takes it: `all`, or an IPv4 or IPv6 address with an
+ * optional prefix length.
+ * @param text the address
+ * @returns true when valid
+ */
+export function validHbaAddress(text: string): boolean {
+  if (text === "all") return true;
+  const m4 = CIDR4.exec(text);
+  if (m4) {
+    return [1, 2, 3, 4].every((i) => Number(m4[i]) <= 255) &&
+      (m4[6] === undefined || Number(m4[6]) <= 32);
+  }
+  const m6 = CIDR6.exec(text);
+  return m6 !== null && m6[1]!.includes(":") && (m6[3] === undefined || Number(m6[3]) <= 128);
+}
+
+/** One `[[hba]]` rule, normalised: names as arrays (or "all"), defaults filled in. */
+function checkHbaRule(raw: unknown): CheckResult {
+  const expected = expectedText({ type: "hba" });
+  if (!isPlainTable(raw)) return { ok: false, expected };
+  for (const key of Object.keys(raw)) {
+    if (!HBA_KEYS.includes(key)) {
+      return {
+        ok: false,
+        expected: `one of the keys ${HBA_KEYS.join(", ")}`,
+        actual: `"${key}"`,
+      };
+    }
+  }
+  const address = raw.address ?? "all";
+  if (typeof address !== "string" || !validHbaAddress(address)) {
+    return {
+      ok: false,
+      expected: 'an address "all" or in CIDR form ("10.0.0.0/8", "::1/128") for "address"',
+      actual: describeValue(address),
+    };
+  }
+  const names = (key: string): string | readonly string[] | undefined => {
+    const v = raw[key] ?? "all";
+    if (v === "all") return "all";
+    if (typeof v === "string" && v !== "") return v.split(",").map((n) => n.trim());
+    if (Array.isArray(v) && v.length > 0 && v.every((n) => typeof n === "string" && n !== "")) {
+      return v as string[];
+    }
+    return undefined;
+  };
+  const database = names("database");
+  const user = names("user");
+  for (const [key, value] of [["database", database], ["user", user]] as const) {
+    if (value === undefined) {
+      return {
+        ok: false,
+        expected: `"all", a name, or an array of names for "${key}"`,
+        actual: describeValue(raw[key]),
+      };
+    }
+  }
+  const method = raw.method;
+  if (typeof method !== "string" || !AUTH_METHODS.includes(method)) {
+    return {
+      ok: false,
+      expected: `one of ${AUTH_METHODS.map((m) => `"${m}"`).join(", ")} for "method"`,
+      actual: describeValue(method),
+    };
+  }
+  const tls = raw.tls ?? "optional";
+  if (tls !== "required" && tls !== "optional") {
+    return {
+      ok: false,
+      expected: '"required" or "optional" for "tls"',
+      actual: describeValue(tls),
+    };
+  }
+  return {
+    ok: true,
+    value: { address, database: database!, user: user!, method, tls },
+  };
 }
 
 /**

@@ -100,9 +100,9 @@ function lineOf(lines: Map<string, number>, path: string): number | undefined {
   return undefined;
 }
 
-const SECTION_CANDIDATES: Candidate[] = [...Object.keys(SECTIONS), "copy"].map((s) => ({
+const SECTION_CANDIDATES: Candidate[] = [...Object.keys(SECTIONS), "copy", "hba"].map((s) => ({
   match: s,
-  display: `[${s === "copy" ? "[copy]]" : `${s}]`}`,
+  display: `[${s === "copy" || s === "hba" ? `[${s}]]` : `${s}]`}`,
 }));
 
 /**
@@ -158,6 +158,8 @@ export function readToml(doc: Record<string, unknown>, text: string, file: strin
       }
     } else if (key === "copy") {
       readCopies(value, lines, file, result, unknown, notTable);
+    } else if (key === "hba") {
+      readRules(value, lines, file, result, notTable);
     } else if (isTable(value)) {
       const line = lineOf(lines, key);
       const hint = suggest(key, SECTION_CANDIDATES);
@@ -177,6 +179,24 @@ export function readToml(doc: Record<string, unknown>, text: string, file: strin
     }
   }
   return result;
+}
+
+/** Reads the `[[hba]]` array of tables: one entry per rule, checked as a whole. */
+function readRules(
+  value: unknown,
+  lines: Map<string, number>,
+  file: string,
+  result: ParsedFile,
+  notTable: (path: string, value: unknown, hint: string) => void,
+): void {
+  if (!Array.isArray(value)) {
+    notTable("hba", value, "Write each access rule as its own [[hba]] table (two brackets).");
+    return;
+  }
+  value.forEach((rule: unknown, i) => {
+    const path = `hba.${i}`;
+    result.entries.push(fileEntry(file, lineOf(lines, path), path, path, rule, false));
+  });
 }
 
 /** Reads the `[[copy]]` array of tables. */

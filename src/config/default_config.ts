@@ -5,12 +5,15 @@
  */
 
 import type {
+  AuthConfig,
   BackendAuthConfig,
   BackendConfig,
   Config,
+  HbaRule,
   ListenConfig,
   LogConfig,
   ReplicationConfig,
+  TlsConfig,
 } from "./types.ts";
 import { buildLoaded, type ConfigEnv } from "./_build.ts";
 import type { RawEntry } from "./_entry.ts";
@@ -33,6 +36,14 @@ export interface ConfigPartial {
   readonly log?: Partial<LogConfig>;
   /** Replication and routing (`stateFile: ""` derives `<log.dir>/usogres.state`, as in a file). */
   readonly replication?: Partial<ReplicationConfig>;
+  /** TLS towards clients. */
+  readonly tls?: Partial<TlsConfig>;
+  /** Client authentication; `users` as a plain object of role to verifier. */
+  readonly auth?: Partial<Omit<AuthConfig, "users">> & {
+    readonly users?: Readonly<Record<string, string>>;
+  };
+  /** Access rules, in order. */
+  readonly hba?: readonly Partial<HbaRule>[];
 }
 
 /**
@@ -69,6 +80,9 @@ export function defaultConfig(
     startupTimeoutMs: "startup_timeout",
     maxMessageSize: "max_message_size",
     shutdownTimeoutMs: "shutdown_timeout",
+    maxClientsPerAddress: "max_clients_per_address",
+    clientIdleTimeoutMs: "client_idle_timeout",
+    idleInTransactionTimeoutMs: "idle_in_transaction_timeout",
   });
   put("original", partial.original, {});
   (partial.copies ?? []).forEach((c, i) => put(`copy.${i}`, c, {}));
@@ -82,6 +96,21 @@ export function defaultConfig(
     copyTimeoutMs: "copy_timeout",
     unknownFunctions: "unknown_functions",
     deterministicFunctions: "deterministic_functions",
+  });
+  put("tls", partial.tls, {
+    certFile: "cert_file",
+    keyFile: "key_file",
+    caFile: "ca_file",
+    minVersion: "min_version",
+  });
+  put("auth", partial.auth, {
+    trustRemote: "trust_remote",
+    authQuery: "auth_query",
+    authUser: "auth_user",
+    authDatabase: "auth_database",
+  });
+  (partial.hba ?? []).forEach((rule, i) => {
+    values[`hba.${i}`] = { ...rule };
   });
 
   const entries: RawEntry[] = Object.entries(values).map(([path, value]) => ({

@@ -29,7 +29,13 @@ function describeSource(source: ValueSource | undefined, leaf: string): string {
 /** A value in TOML syntax (a JSON string literal is also a TOML basic string). */
 function tomlValue(value: SettingValue): string {
   if (typeof value === "string") return JSON.stringify(value);
-  if (typeof value === "object") return `[${value.map((v) => JSON.stringify(v)).join(", ")}]`;
+  if (Array.isArray(value)) return `[${value.map((v) => JSON.stringify(v)).join(", ")}]`;
+  if (typeof value === "object") {
+    const parts = Object.entries(value).map(([k, v]) =>
+      `${JSON.stringify(k)} = ${tomlValue(v as SettingValue)}`
+    );
+    return `{ ${parts.join(", ")} }`;
+  }
   return String(value);
 }
 
@@ -55,6 +61,9 @@ export function formatEffectiveConfig(loaded: LoadedConfig): string {
       startup_timeout: seconds(config.listen.startupTimeoutMs),
       max_message_size: config.listen.maxMessageSize,
       shutdown_timeout: seconds(config.listen.shutdownTimeoutMs),
+      max_clients_per_address: config.listen.maxClientsPerAddress,
+      client_idle_timeout: seconds(config.listen.clientIdleTimeoutMs),
+      idle_in_transaction_timeout: seconds(config.listen.idleInTransactionTimeoutMs),
     },
     original: { ...config.original },
     backend: {
@@ -73,6 +82,22 @@ export function formatEffectiveConfig(loaded: LoadedConfig): string {
       unknown_functions: config.replication.unknownFunctions,
       deterministic_functions: config.replication.deterministicFunctions,
     },
+    tls: {
+      mode: config.tls.mode,
+      cert_file: config.tls.certFile,
+      key_file: config.tls.keyFile,
+      ca_file: config.tls.caFile,
+      min_version: config.tls.minVersion,
+    },
+    auth: {
+      ...(config.auth.method === undefined ? {} : { method: config.auth.method }),
+      trust_remote: config.auth.trustRemote,
+      // Verifiers are password equivalents for an offline guess: only the role names are shown.
+      users: Object.fromEntries([...config.auth.users.keys()].map((name) => [name, "********"])),
+      auth_query: config.auth.authQuery,
+      auth_user: config.auth.authUser,
+      auth_database: config.auth.authDatabase,
+    },
   };
   const out: string[] = [
     loaded.file === undefined
@@ -85,7 +110,7 @@ export function formatEffectiveConfig(loaded: LoadedConfig): string {
       `${leaf} = ${tomlValue(value)}  # ${describeSource(sources.get(`${prefix}.${leaf}`), leaf)}`,
     );
   };
-  const afterCopies = ["backend", "log", "replication"];
+  const afterCopies = ["backend", "log", "replication", "tls", "auth"];
   for (const [section, settings] of Object.entries(SECTIONS)) {
     if (afterCopies.includes(section)) continue;
     out.push("", `[${section}]`);
@@ -98,9 +123,19 @@ export function formatEffectiveConfig(loaded: LoadedConfig): string {
   });
   for (const section of afterCopies) {
     out.push("", `[${section}]`);
+    if (section === "auth" && config.auth.method === undefined) {
+      out.push("# method not set: trust for loopback clients, scram-sha-256 for others");
+    }
     for (const leaf of Object.keys(SECTIONS[section] ?? {})) {
       emit(section, leaf, sectionValues[section]?.[leaf]);
     }
   }
+  config.hba.forEach((rule, i) => {
+    out.push("", "[[hba]]");
+    const values: Record<string, SettingValue> = { ...rule };
+    for (const [leaf, value] of Object.entries(values)) {
+      out.push(`${leaf} = ${tomlValue(value)}  # ${describeSource(sources.get(`hba.${i}`), leaf)}`);
+    }
+  });
   return out.join("\n") + "\n";
 }

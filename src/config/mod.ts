@@ -18,14 +18,18 @@
  */
 
 export type {
+  AuthConfig,
+  AuthMethod,
   BackendAuthConfig,
   BackendConfig,
   Config,
+  HbaRule,
   ListenConfig,
   LoadedConfig,
   LogConfig,
   ReplicationConfig,
   SslMode,
+  TlsConfig,
   ValueSource,
 } from "./types.ts";
 export { ConfigError, type ConfigErrorInit } from "./errors.ts";

@@ -17,6 +17,10 @@ export interface BackendConfig {
   readonly port: number;
   /** Relative share of reads when load balancing (issue 3); 1 by default. */
   readonly weight: number;
+  /** TLS towards this server, with libpq's meaning (default `prefer`). */
+  readonly sslmode: SslMode;
+  /** CA certificates (PEM) that verify-ca and verify-full check the server against; "" for none. */
+  readonly sslrootcert: string;
 }
 
 /** Where usogres listens and how many clients it serves. */
@@ -33,6 +37,62 @@ export interface ListenConfig {
   readonly maxMessageSize: number;
   /** Milliseconds running statements get to finish after SIGINT/SIGTERM before sockets close. */
   readonly shutdownTimeoutMs: number;
+  /** Most connections at once from one client address; 0 for no limit. */
+  readonly maxClientsPerAddress: number;
+  /** Milliseconds a session may sit idle outside a transaction before FATAL 57P05; 0 for never. */
+  readonly clientIdleTimeoutMs: number;
+  /** Milliseconds a session may sit idle inside a transaction before FATAL 25P03; 0 for never. */
+  readonly idleInTransactionTimeoutMs: number;
+}
+
+/** TLS towards clients (`[tls]`). */
+export interface TlsConfig {
+  /**
+   * `disable`: SSLRequest is answered 'N'; `allow`: TLS offered, plain text accepted; `require`:
+   * plain-text clients are refused (28000). Defaults to `allow` when `cert_file` is set.
+   */
+  readonly mode: "disable" | "allow" | "require";
+  /** Server certificate chain (PEM). */
+  readonly certFile: string;
+  /** Server private key (PEM). */
+  readonly keyFile: string;
+  /** CA certificates (PEM) that client certificates are verified against; "" asks for none. */
+  readonly caFile: string;
+  /** Oldest TLS version accepted. */
+  readonly minVersion: "TLSv1.2" | "TLSv1.3";
+}
+
+/** How a client proves who it is (`[auth] method`, `[[hba]] method`). */
+export type AuthMethod = "scram-sha-256" | "md5" | "trust" | "cert" | "reject";
+
+/** Client authentication (`[auth]`). */
+export interface AuthConfig {
+  /** Method when no `[[hba]]` rule is configured; undefined: trust on loopback, SCRAM otherwise. */
+  readonly method: AuthMethod | undefined;
+  /** Allow `trust` for clients that are not on a loopback address. */
+  readonly trustRemote: boolean;
+  /** Role name to verifier (`SCRAM-SHA-256$...` or `md5...`), from `[auth.users]`. */
+  readonly users: ReadonlyMap<string, string>;
+  /** Query returning (name, verifier) for `$1`, run on the original; "" for none. */
+  readonly authQuery: string;
+  /** Role that runs `authQuery` (default `backend.user`). */
+  readonly authUser: string;
+  /** Database `authQuery` runs in. */
+  readonly authDatabase: string;
+}
+
+/** One access rule (`[[hba]]`); the first rule that matches a connection decides. */
+export interface HbaRule {
+  /** `all`, or an address range in CIDR form (`10.0.0.0/8`, `::1/128`, `127.0.0.1`). */
+  readonly address: string;
+  /** Database names the rule covers, or `all`. */
+  readonly database: readonly string[] | "all";
+  /** Role names the rule covers, or `all`. */
+  readonly user: readonly string[] | "all";
+  /** How matching clients authenticate. */
+  readonly method: AuthMethod;
+  /** `required`: the rule matches only TLS connections (PostgreSQL's `hostssl`). */
+  readonly tls: "required" | "optional";
 }
 
 /** Credentials usogres uses towards the backends. */
@@ -89,6 +149,12 @@ export interface Config {
   readonly log: LogConfig;
   /** Replication and routing. */
   readonly replication: ReplicationConfig;
+  /** TLS towards clients. */
+  readonly tls: TlsConfig;
+  /** Client authentication. */
+  readonly auth: AuthConfig;
+  /** Access rules, in order (empty: one implicit rule for everyone with `auth.method`). */
+  readonly hba: readonly HbaRule[];
 }
 
 /** Where one effective value came from, for `usogres check-config`. */

@@ -20,9 +20,26 @@ Deno.test("defaultConfig: fills in every default around the given servers", () =
       startupTimeoutMs: 10_000,
       maxMessageSize: 1073741823,
       shutdownTimeoutMs: 30_000,
+      maxClientsPerAddress: 0,
+      clientIdleTimeoutMs: 0,
+      idleInTransactionTimeoutMs: 0,
     },
-    original: { name: "original", host: "127.0.0.1", port: 5433, weight: 1 },
-    copies: [{ name: "copy", host: "127.0.0.1", port: 5434, weight: 1 }],
+    original: {
+      name: "original",
+      host: "127.0.0.1",
+      port: 5433,
+      weight: 1,
+      sslmode: "prefer",
+      sslrootcert: "",
+    },
+    copies: [{
+      name: "copy",
+      host: "127.0.0.1",
+      port: 5434,
+      weight: 1,
+      sslmode: "prefer",
+      sslrootcert: "",
+    }],
     backendAuth: { user: "", password: "", passfile: "/home/u/.pgpass", connectTimeoutMs: 10_000 },
     log: { dir: "/home/u/.usogres-log", level: "info", stderr: true },
     replication: {
@@ -34,6 +51,16 @@ Deno.test("defaultConfig: fills in every default around the given servers", () =
       unknownFunctions: "refuse",
       deterministicFunctions: [],
     },
+    tls: { mode: "disable", certFile: "", keyFile: "", caFile: "", minVersion: "TLSv1.2" },
+    auth: {
+      method: undefined,
+      trustRemote: false,
+      users: new Map(),
+      authQuery: "",
+      authUser: "",
+      authDatabase: "postgres",
+    },
+    hba: [],
   });
 });
 

@@ -61,7 +61,14 @@ Deno.test("overrides: attribute a bare value to the flag that has its key", () =
 Deno.test("overrides: accept dotted paths of copies and typed values", () => {
   const overrides = { "copy.0.host": "c", "copy.0.weight": 0, "log.stderr": false };
   const { config } = parseConfigText(FILE, "rc", overrides, OPTS);
-  assert.deepEqual(config.copies, [{ name: "copy", host: "c", port: 5432, weight: 0 }]);
+  assert.deepEqual(config.copies, [{
+    name: "copy",
+    host: "c",
+    port: 5432,
+    weight: 0,
+    sslmode: "prefer",
+    sslrootcert: "",
+  }]);
   assert.equal(config.log.stderr, false);
 });
 

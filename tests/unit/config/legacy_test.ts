@@ -35,8 +35,22 @@ Deno.test("legacy config: loads the seed's file unchanged", () => {
   assert.equal(config.listen.host, "10.1.1.20");
   assert.equal(config.listen.port, 5432);
   assert.equal(config.listen.maxClients, 32);
-  assert.deepEqual(config.original, { name: "original", host: "10.1.1.20", port: 5434, weight: 1 });
-  assert.deepEqual(config.copies, [{ name: "copy", host: "10.1.1.21", port: 5434, weight: 1 }]);
+  assert.deepEqual(config.original, {
+    name: "original",
+    host: "10.1.1.20",
+    port: 5434,
+    weight: 1,
+    sslmode: "prefer",
+    sslrootcert: "",
+  });
+  assert.deepEqual(config.copies, [{
+    name: "copy",
+    host: "10.1.1.21",
+    port: 5434,
+    weight: 1,
+    sslmode: "prefer",
+    sslrootcert: "",
+  }]);
   assert.equal(config.log.dir, "/home/u/.usogres-log");
   assert.equal(config.listen.startupTimeoutMs, 10_000);
   assert.equal(config.log.level, "info");

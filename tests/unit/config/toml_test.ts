@@ -24,13 +24,28 @@ function errorsOf(fn: () => unknown): readonly ConfigError[] {
 Deno.test("toml config: the repository's usogresrc.toml validates with every setting", async () => {
   const text = await Deno.readTextFile(EXAMPLE);
   const { config, sources } = parseConfigText(text, "usogresrc.toml", undefined, OPTS);
-  assert.deepEqual(config.original, { name: "original", host: "127.0.0.1", port: 5433, weight: 1 });
-  assert.deepEqual(config.copies, [{ name: "copy", host: "127.0.0.1", port: 5434, weight: 1 }]);
+  assert.deepEqual(config.original, {
+    name: "original",
+    host: "127.0.0.1",
+    port: 5433,
+    weight: 1,
+    sslmode: "prefer",
+    sslrootcert: "",
+  });
+  assert.deepEqual(config.copies, [{
+    name: "copy",
+    host: "127.0.0.1",
+    port: 5434,
+    weight: 1,
+    sslmode: "prefer",
+    sslrootcert: "",
+  }]);
   assert.equal(config.listen.maxMessageSize, 1073741823);
   assert.equal(config.log.dir, "/home/u/.usogres-log");
   // Every setting is written in the example, so none comes from a default.
   for (const [path, source] of sources) {
     if (path === "backend.passfile") continue; // "" resolves to ~/.pgpass
+    if (path === "auth.method") continue; // unset: trust on loopback, scram-sha-256 otherwise
     assert.equal(source.kind, "file", path);
   }
 });
@@ -118,11 +133,11 @@ Deno.test("toml config: suggests the section for a section key written at the to
 
 Deno.test("toml config: rejects an unknown section with a suggestion", () => {
   const errors = errorsOf(() =>
-    parseConfigText('hostorg = "db"\n\n[lisen]\nport = 1\n[tls]\n', "f.toml", {}, OPTS)
+    parseConfigText('hostorg = "db"\n\n[lisen]\nport = 1\n[frobnicate]\n', "f.toml", {}, OPTS)
   );
   assert.deepEqual(errors.map((e) => e.message), [
     'f.toml:3: unknown section "[lisen]"; did you mean "[listen]"?',
-    'f.toml:5: unknown section "[tls]"',
+    'f.toml:5: unknown section "[frobnicate]"',
   ]);
 });
 
