@@ -13,6 +13,7 @@ import { getLogger } from "../log/mod.ts";
 import { CancelKeys } from "../session/cancel_keys.ts";
 import { ClientConnection } from "../session/client_connection.ts";
 import { newProxyStats, type ProxyStats, type SessionContext } from "../session/context.ts";
+import { type ClientSecurity, createClientSecurity } from "../session/security.ts";
 
 const log = getLogger("server");
 
@@ -35,14 +36,17 @@ export class ProxyServer implements AsyncDisposable {
   readonly membership: Membership;
   readonly #classifier: Classifier;
   readonly #catalog = new CatalogCache();
+  readonly #security: ClientSecurity;
 
   private constructor(
     config: Config,
     listener: Deno.TcpListener,
     membership: Membership,
     classifier: Classifier,
+    security: ClientSecurity,
   ) {
     this.config = config;
+    this.#security = security;
     this.#listener = listener;
     this.membership = membership;
     this.#classifier = classifier;
@@ -74,8 +78,9 @@ export class ProxyServer implements AsyncDisposable {
       config.replication.stateFile,
     );
     await membership.load();
+    const security = await createClientSecurity(config, passwordSource(config));
     const listener = Deno.listen({ hostname: config.listen.host, port: config.listen.port });
-    const server = new ProxyServer(config, listener, membership, classifier);
+    const server = new ProxyServer(config, listener, membership, classifier, security);
     log.info("listening on {host}:{port}, original {orgHost}:{orgPort}", {
       host: config.listen.host,
       port: server.port,
@@ -125,8 +130,6 @@ export class ProxyServer implements AsyncDisposable {
 
   #context(): SessionContext {
     const config = this.config;
-    const env = Deno.env.toObject();
-    const home = env.HOME ?? "";
     return {
       config,
       cancelKeys: this.#cancelKeys,
@@ -134,6 +137,7 @@ export class ProxyServer implements AsyncDisposable {
       membership: this.membership,
       classifier: this.#classifier,
       catalog: this.#catalog,
+      security: this.#security,
       shuttingDown: () => this.#stopping,
       admit: () => {
         if (this.#admitted >= config.listen.maxClients) return false;
@@ -143,17 +147,7 @@ export class ProxyServer implements AsyncDisposable {
       release: () => {
         this.#admitted--;
       },
-      passwordFor: (host, port, database, user) =>
-        resolveBackendPassword({
-          configured: config.backendAuth.password,
-          env,
-          passfile: config.backendAuth.passfile,
-          home,
-          host,
-          port,
-          database,
-          user,
-        }),
+      passwordFor: passwordSource(config),
     };
   }
 
@@ -205,4 +199,23 @@ export class ProxyServer implements AsyncDisposable {
   [Symbol.asyncDispose](): Promise<void> {
     return this.shutdown();
   }
+}
+
+/** usogres's own password towards a backend: configuration, PGPASSWORD, then the passfile. */
+function passwordSource(
+  config: Config,
+): (host: string, port: number, database: string, user: string) => Promise<string | undefined> {
+  const env = Deno.env.toObject();
+  const home = env.HOME ?? "";
+  return (host, port, database, user) =>
+    resolveBackendPassword({
+      configured: config.backendAuth.password,
+      env,
+      passfile: config.backendAuth.passfile,
+      home,
+      host,
+      port,
+      database,
+      user,
+    });
 }

@@ -32,9 +32,12 @@ import { CopyLink } from "./copy_link.ts";
 import { Relay } from "./relay.ts";
 import type { BackendConfig } from "../config/mod.ts";
 import { authenticateClient } from "./authenticate.ts";
+import { ClientSocket } from "./tls.ts";
+import { acceptDirectTls, answerSslRequest, clientAddress } from "./security.ts";
+import { IdleTimer, tooManyFromAddress } from "./limits.ts";
 
 const log = getLogger("session");
-const NO = new Uint8Array([0x4e]); // 'N': no SSL / no GSS encryption
+const NO = new Uint8Array([0x4e]); // 'N': no GSS encryption
 
 /** Where a session is in its life; `kind` is the only source of truth. */
 export type SessionState =
@@ -50,7 +53,7 @@ const LOCAL_PARAMETERS = new Set(["user", "database", "replication"]);
 export class ClientConnection {
   /** Current state. */
   state: SessionState = { kind: "startup" };
-  readonly #conn: Deno.Conn;
+  readonly #conn: ClientSocket;
   readonly #ctx: SessionContext;
   readonly #reader: FrameReader;
   readonly #writer: SocketWriter;
@@ -63,6 +66,8 @@ export class ClientConnection {
   #draining = false;
   #closed = false;
   #startupTimer: ReturnType<typeof setTimeout> | undefined;
+  #addressSlot: string | undefined;
+  #idleTimer: IdleTimer | undefined;
 
   /**
    * Wraps an accepted socket.
@@ -71,10 +76,10 @@ export class ClientConnection {
    * @param ctx process-wide shared state
    */
   constructor(conn: Deno.Conn, ctx: SessionContext) {
-    this.#conn = conn;
+    this.#conn = new ClientSocket(conn);
     this.#ctx = ctx;
-    this.#writer = new SocketWriter(conn);
-    this.#reader = new FrameReader(conn, {
+    this.#writer = new SocketWriter(this.#conn);
+    this.#reader = new FrameReader(this.#conn, {
       startup: true,
       maxLength: frontendMaxLength(ctx.config.listen.maxMessageSize),
     });
@@ -105,9 +110,13 @@ export class ClientConnection {
       this.#close("startup timeout");
     }, timeoutMs);
     try {
+      this.#claimAddressSlot();
       const proceed = await this.#startup();
       clearTimeout(this.#startupTimer);
-      if (proceed) await this.#relay();
+      if (proceed) {
+        this.#watchIdle();
+        await this.#relay();
+      }
     } catch (e: unknown) {
       await this.#fail(e);
     } finally {
@@ -167,15 +176,23 @@ export class ClientConnection {
   /** Runs the startup packet exchange; true when the session should go on to the relay. */
   async #startup(): Promise<boolean> {
     const ctx = this.#ctx;
+    await acceptDirectTls(this.#conn, ctx.security, this.#remote);
     for (;;) {
       const frame = await this.#nextFrame();
       if (!frame) return false; // closed before a complete packet, as `psql` probing does
       const packet = decodeStartupPacket(frame);
       switch (packet.type) {
         case "SSLRequest":
+          await answerSslRequest(
+            this.#conn,
+            this.#reader,
+            this.#writer,
+            ctx.security,
+            this.#remote,
+          );
+          continue;
         case "GSSENCRequest":
-          // TODO(#7): accept TLS. Until then 'N' lets libpq continue in plain text (sslmode=prefer).
-          await this.#writer.write(NO);
+          await this.#writer.write(NO); // libpq then asks for TLS or goes on in plain text
           continue;
         case "CancelRequest": {
           ctx.stats.cancelRequests++;
@@ -223,7 +240,16 @@ export class ClientConnection {
     if (!ctx.admit()) throw PgError.tooManyConnections();
     this.#admitted = true;
 
-    await authenticateClient({ user, database, remote: this.#remote });
+    await authenticateClient({
+      user,
+      database,
+      remote: this.#remote,
+      socket: this.#conn,
+      reader: this.#reader,
+      writer: this.#writer,
+      security: ctx.security,
+      config: ctx.config,
+    });
 
     const parameters = new Map<string, string>();
     for (const [k, v] of packet.parameters) if (!LOCAL_PARAMETERS.has(k)) parameters.set(k, v);
@@ -315,6 +341,7 @@ export class ClientConnection {
   /** Called by the relay after each ReadyForQuery the client gets. */
   #onReady(tx: TxStatus): void {
     this.state = { kind: "ready", tx };
+    this.#idleTimer?.arm(tx);
     if (this.#draining && this.#idle()) void this.#shutdownNow();
   }
 
@@ -322,15 +349,45 @@ export class ClientConnection {
     return this.#relayer?.idle ?? true;
   }
 
-  async #shutdownNow(): Promise<void> {
+  async #shutdownNow(error = PgError.adminShutdown()): Promise<void> {
     if (this.#closed) return;
     try {
-      await this.#writer.write(PgError.adminShutdown().encode());
+      await this.#writer.write(error.encode());
     } catch {
       // The client left already.
     }
     await this.#backend?.terminate();
-    this.#close("shutdown");
+    this.#close(error.code === "57P01" ? "shutdown" : error.message);
+  }
+
+  /** `listen.max_clients_per_address`: counted from accept, released in {@link #finish}. */
+  #claimAddressSlot(): void {
+    const address = clientAddress(this.#conn);
+    const slots = this.#ctx.security.slots;
+    if (!slots.acquire(address)) {
+      throw tooManyFromAddress(address, this.#ctx.config.listen.maxClientsPerAddress);
+    }
+    this.#addressSlot = address;
+  }
+
+  /** `listen.client_idle_timeout` and `idle_in_transaction_timeout` (57P05, 25P03). */
+  #watchIdle(): void {
+    const listen = this.#ctx.config.listen;
+    if (listen.clientIdleTimeoutMs <= 0 && listen.idleInTransactionTimeoutMs <= 0) return;
+    const timer = new IdleTimer(
+      { idleMs: listen.clientIdleTimeoutMs, inTransactionMs: listen.idleInTransactionTimeoutMs },
+      () => this.#idle(),
+      (error) => {
+        log.info("closing client {remote}: {message}", {
+          remote: this.#remote,
+          message: error.message,
+        });
+        void this.#shutdownNow(error);
+      },
+    );
+    this.#idleTimer = timer;
+    this.#conn.onData = () => timer.disarm();
+    if (this.state.kind === "ready") timer.arm(this.state.tx);
   }
 
   // ---- errors and teardown ----------------------------------------------------------------
@@ -376,6 +433,7 @@ export class ClientConnection {
     if (this.#closed) return;
     this.#closed = true;
     this.state = { kind: "closing", reason };
+    this.#idleTimer?.disarm();
     this.#backend?.close();
     try {
       this.#conn.close();
@@ -389,6 +447,8 @@ export class ClientConnection {
     this.#backend?.close(); // also when it connected after a startup timeout closed the client
     void this.#relayer?.closeLinks();
     if (this.#cancelKey) this.#ctx.cancelKeys.unregister(this.#cancelKey);
+    if (this.#addressSlot !== undefined) this.#ctx.security.slots.release(this.#addressSlot);
+    this.#addressSlot = undefined;
     if (this.#admitted) {
       this.#admitted = false;
       this.#ctx.release();

@@ -1,0 +1,486 @@
+/**
+ * @module
+ * TLS towards clients: the socket a session reads and writes ({@link ClientSocket}), which starts
+ * as the accepted `Deno.Conn` and is upgraded in place after an SSLRequest ('S') or when the first
+ * bytes are a TLS ClientHello (PostgreSQL 17's direct SSL, `sslnegotiation=direct`), and the
+ * server's certificate context loaded once from `[tls]` ({@link loadTlsServer}).
+ *
+ * Deno has no server-side `startTls`. `node:tls`'s `TLSSocket` with `isServer: true` does the
+ * handshake over any node `Duplex`, so the plain socket is wrapped in one ({@link connDuplex})
+ * that reads only when TLS asks for bytes: nothing is read from the socket between the 'S' and
+ * the ClientHello by anyone else, which is what makes the handoff safe. As PostgreSQL does
+ * (`ProcessSSLStartup()`, `be-secure-openssl.c`), a direct-SSL client must negotiate the ALPN
+ * protocol `postgresql`; with the SSLRequest, ALPN is optional.
+ */
+
+import { Buffer } from "node:buffer";
+import { Duplex } from "node:stream";
+import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
+import { createHash, X509Certificate } from "node:crypto";
+import type { TlsConfig } from "../config/mod.ts";
+import type { ByteSink } from "../backend/mod.ts";
+import type { ByteSource } from "../protocol/mod.ts";
+
+/** The ALPN protocol name PostgreSQL 17 registered (`PG_ALPN_PROTOCOL`). */
+export const PG_ALPN_PROTOCOL = "postgresql";
+/** First byte of a TLS record carrying a handshake (a ClientHello opens with it). */
+const TLS_HANDSHAKE_RECORD = 0x16;
+const READ_CHUNK = 16 * 1024;
+
+/** The server side of TLS, loaded once at start from `[tls]`. */
+export interface TlsServer {
+  /** `allow`: TLS offered, plain text accepted; `require`: plain-text clients are refused. */
+  readonly mode: "allow" | "require";
+  /** The certificate, key, minimum version and client CA, ready for handshakes. */
+  readonly secureContext: SecureContext;
+  /** Whether client certificates are asked for (a `ca_file` is configured). */
+  readonly requestCert: boolean;
+  /** The CA certificates of `ca_file` that a client certificate must be issued by. */
+  readonly clientCas: readonly X509Certificate[];
+  /**
+   * RFC 5929 `tls-server-end-point` data: the hash of the server certificate (DER) with the
+   * hash of its signature algorithm (SHA-256 for MD5 and SHA-1), as `be_tls_get_certificate_hash()`.
+   */
+  readonly endPoint: Uint8Array;
+}
+
+/** What a finished handshake tells about the client. */
+export interface TlsSession {
+  /** `TLSv1.3`, `TLSv1.2`. */
+  readonly protocol: string;
+  /** True for direct SSL (no SSLRequest first). */
+  readonly direct: boolean;
+  /** The negotiated ALPN protocol, or undefined when the client sent none. */
+  readonly alpn: string | undefined;
+  /** Common name of the client certificate, when it sent one that the CA verified. */
+  readonly clientCommonName: string | undefined;
+  /** Why a client certificate was not accepted (none sent, or the verification error). */
+  readonly clientCertProblem: string | undefined;
+}
+
+/**
+ * Loads the certificate, key and optional client CA named by `[tls]`.
+ *
+ * @param config the `[tls]` section
+ * @returns the server context, or undefined when `mode` is `disable`
+ * @throws Error naming the file when one cannot be read or the key does not match
+ */
+export async function loadTlsServer(config: TlsConfig): Promise<TlsServer | undefined> {
+  if (config.mode === "disable") return undefined;
+  const read = async (what: string, path: string): Promise<string> => {
+    try {
+      return await Deno.readTextFile(path);
+    } catch (e: unknown) {
+      throw new Error(
+        `could not load ${what} "${path}": ${e instanceof Error ? e.message : String(e)}`,
+      );
+    }
+  };
+  const cert = await read("server certificate file", config.certFile);
+  const key = await read("private key file", config.keyFile);
+  const ca = config.caFile === "" ? undefined : await read("root certificate file", config.caFile);
+  let secureContext: SecureContext;
+  try {
+    secureContext = createSecureContext({
+      cert,
+      key,
+      minVersion: config.minVersion,
+      ...(ca === undefined ? {} : { ca }),
+    });
+  } catch (e: unknown) {
+    throw new Error(
+      `could not load the TLS certificate "${config.certFile}" and key "${config.keyFile}": ${
+        e instanceof Error ? e.message : String(e)
+      }`,
+    );
+  }
+  const clientCas = ca === undefined ? [] : splitPem(ca).map((pem) => new X509Certificate(pem));
+  return {
+    mode: config.mode,
+    secureContext,
+    requestCert: ca !== undefined,
+    clientCas,
+    endPoint: certificateEndPointHash(new X509Certificate(cert).raw),
+  };
+}
+
+/** The PEM blocks of a file holding several certificates. */
+function splitPem(text: string): string[] {
+  return text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
+}
+
+/**
+ * Checks a client certificate against the configured CAs, as OpenSSL's verification does for
+ * PostgreSQL's `ssl_ca_file`, for a chain of one: issued and signed by one of `cas`, and within
+ * its validity period (and so is the issuer). The TLS handshake itself proved that the client
+ * holds the certificate's key (CertificateVerify).
+ *
+ * @param raw the client certificate, DER
+ * @param cas trusted issuers
+ * @param now the time to check validity at
+ * @returns undefined when trusted, else why not
+ */
+export function verifyClientCertificate(
+  raw: Uint8Array,
+  cas: readonly X509Certificate[],
+  now: Date = new Date(),
+): string | undefined {
+  let leaf: X509Certificate;
+  try {
+    leaf = new X509Certificate(raw);
+  } catch {
+    return "the client certificate could not be parsed";
+  }
+  const valid = (c: X509Certificate) => new Date(c.validFrom) <= now && now <= new Date(c.validTo);
+  if (!valid(leaf)) return "the client certificate has expired or is not yet valid";
+  for (const ca of cas) {
+    if (leaf.checkIssued(ca) && leaf.verify(ca.publicKey) && valid(ca)) return undefined;
+  }
+  return "the client certificate was not issued by a CA in tls.ca_file";
+}
+
+/** Hash names by signature-algorithm OID (RFC 5929 section 4.1: MD5 and SHA-1 become SHA-256). */
+const SIGNATURE_HASHES: Readonly<Record<string, string>> = {
+  "1.2.840.113549.1.1.4": "sha256", // md5WithRSAEncryption
+  "1.2.840.113549.1.1.5": "sha256", // sha1WithRSAEncryption
+  "1.2.840.113549.1.1.11": "sha256", // sha256WithRSAEncryption
+  "1.2.840.113549.1.1.12": "sha384",
+  "1.2.840.113549.1.1.13": "sha512",
+  "1.2.840.10045.4.1": "sha256", // ecdsa-with-SHA1
+  "1.2.840.10045.4.3.2": "sha256",
+  "1.2.840.10045.4.3.3": "sha384",
+  "1.2.840.10045.4.3.4": "sha512",
+};
+
+/**
+ * Computes RFC 5929 `tls-server-end-point` channel-binding data for a certificate.
+ *
+ * @param der the certificate, DER
+ * @returns the hash of `der` under its signature's hash algorithm
+ * @throws Error when the certificate is malformed or signed with an algorithm PostgreSQL would
+ *   not bind to either (RSASSA-PSS, Ed25519)
+ */
+export function certificateEndPointHash(der: Uint8Array): Uint8Array {
+  const oid = signatureAlgorithmOid(der);
+  const hash = SIGNATURE_HASHES[oid];
+  if (hash === undefined) {
+    throw new Error(`could not determine server certificate signature algorithm (OID ${oid})`);
+  }
+  return new Uint8Array(createHash(hash).update(der).digest());
+}
+
+/** Reads `Certificate.signatureAlgorithm.algorithm` from DER (RFC 5280 section 4.1). */
+function signatureAlgorithmOid(der: Uint8Array): string {
+  let at = 0;
+  const header = (tag: number): { start: number; end: number } => {
+    if (der[at] !== tag) throw new Error("malformed certificate");
+    let len = der[at + 1] ?? 0;
+    let start = at + 2;
+    if (len & 0x80) {
+      const n = len & 0x7f;
+      len = 0;
+      for (let i = 0; i < n; i++) len = len * 256 + (der[start + i] ?? 0);
+      start += n;
+    }
+    return { start, end: start + len };
+  };
+  at = header(0x30).start; // Certificate
+  at = header(0x30).end; // skip tbsCertificate
+  at = header(0x30).start; // signatureAlgorithm
+  const oid = header(0x06);
+  const bytes = der.subarray(oid.start, oid.end);
+  const parts: number[] = [];
+  let v = 0;
+  for (const b of bytes) {
+    v = v * 128 + (b & 0x7f);
+    if ((b & 0x80) === 0) {
+      if (parts.length === 0) {
+        parts.push(Math.min(2, Math.floor(v / 40)), v - 40 * Math.min(2, Math.floor(v / 40)));
+      } else parts.push(v);
+      v = 0;
+    }
+  }
+  return parts.join(".");
+}
+
+/**
+ * Wraps a plain socket in a node `Duplex` for `TLSSocket`: it reads the socket only when the
+ * stream asks for bytes, after handing out `initial` (bytes already read, such as a ClientHello).
+ *
+ * @param conn the socket
+ * @param initial bytes already read from it, to be delivered first
+ * @returns the stream; destroying it closes the socket
+ */
+export function connDuplex(conn: Deno.Conn, initial: Uint8Array | undefined): Duplex {
+  let pending = initial !== undefined && initial.length > 0 ? initial : undefined;
+  let reading = false;
+  const duplex: Duplex = new Duplex({
+    read(): void {
+      if (reading) return;
+      reading = true;
+      void (async () => {
+        for (;;) {
+          let chunk: Uint8Array;
+          if (pending !== undefined) {
+            chunk = pending;
+            pending = undefined;
+          } else {
+            const buf = new Uint8Array(READ_CHUNK);
+            let n: number | null;
+            try {
+              n = await conn.read(buf);
+            } catch (e: unknown) {
+              duplex.destroy(e instanceof Error ? e : new Error(String(e)));
+              return;
+            }
+            if (n === null) {
+              duplex.push(null);
+              return;
+            }
+            chunk = buf.subarray(0, n);
+          }
+          if (!duplex.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length))) {
+            reading = false;
+            return;
+          }
+        }
+      })();
+    },
+    write(chunk: Buffer, _encoding: string, done: (e?: Error | null) => void): void {
+      void (async () => {
+        let off = 0;
+        while (off < chunk.length) off += await conn.write(chunk.subarray(off));
+      })().then(() => done(), (e: unknown) => done(e instanceof Error ? e : new Error(String(e))));
+    },
+    final(done: (e?: Error | null) => void): void {
+      try {
+        conn.closeWrite();
+      } catch {
+        // Already closed.
+      }
+      done();
+    },
+    destroy(e: Error | null, done: (e: Error | null) => void): void {
+      try {
+        conn.close();
+      } catch {
+        // Already closed.
+      }
+      done(e);
+    },
+  });
+  return duplex;
+}
+
+/** A TLS stream as a {@link ByteSource} and {@link ByteSink}: pull-based reads, awaited writes. */
+class TlsStream implements ByteSource, ByteSink {
+  readonly #socket: TLSSocket;
+  #leftover: Uint8Array | undefined;
+  #ended = false;
+  #error: Error | undefined;
+  #wake: (() => void) | undefined;
+
+  constructor(socket: TLSSocket) {
+    this.#socket = socket;
+    const wake = () => {
+      const w = this.#wake;
+      this.#wake = undefined;
+      w?.();
+    };
+    socket.on("readable", wake);
+    socket.on("end", () => {
+      this.#ended = true;
+      wake();
+    });
+    socket.on("close", () => {
+      this.#ended = true;
+      wake();
+    });
+    socket.on("error", (e: Error) => {
+      this.#error ??= e;
+      wake();
+    });
+  }
+
+  async read(p: Uint8Array): Promise<number | null> {
+    for (;;) {
+      let chunk = this.#leftover;
+      this.#leftover = undefined;
+      chunk ??= (this.#socket.read() as Buffer | null) ?? undefined;
+      if (chunk !== undefined && chunk.length > 0) {
+        const n = Math.min(p.length, chunk.length);
+        p.set(chunk.subarray(0, n));
+        if (n < chunk.length) this.#leftover = chunk.subarray(n);
+        return n;
+      }
+      if (this.#error !== undefined) throw new Deno.errors.ConnectionReset(this.#error.message);
+      if (this.#ended || this.#socket.destroyed) return null;
+      await new Promise<void>((resolve) => {
+        this.#wake = resolve;
+      });
+    }
+  }
+
+  write(p: Uint8Array): Promise<number> {
+    if (this.#socket.destroyed) return Promise.reject(new Deno.errors.BrokenPipe("TLS closed"));
+    return new Promise((resolve, reject) => {
+      this.#socket.write(Buffer.from(p.buffer, p.byteOffset, p.length), (e?: Error | null) => {
+        if (e) reject(new Deno.errors.BrokenPipe(e.message));
+        else resolve(p.length);
+      });
+    });
+  }
+
+  close(): void {
+    this.#socket.destroy();
+  }
+}
+
+/**
+ * A client's socket: plain `Deno.Conn` reads and writes until {@link upgrade}, then TLS. The
+ * session's reader and writer hold this object, so the upgrade needs no new reader or writer.
+ */
+export class ClientSocket implements ByteSource, ByteSink {
+  readonly #conn: Deno.Conn;
+  #tls: TlsStream | undefined;
+  #session: TlsSession | undefined;
+  #pushback: Uint8Array | undefined;
+  #closed = false;
+  /** Called whenever bytes arrive from the client (the idle timers listen). */
+  onData: (() => void) | undefined;
+
+  /**
+   * Wraps an accepted socket.
+   *
+   * @param conn the socket
+   */
+  constructor(conn: Deno.Conn) {
+    this.#conn = conn;
+  }
+
+  /** The peer's address. */
+  get remoteAddr(): Deno.Addr {
+    return this.#conn.remoteAddr;
+  }
+
+  /** The TLS session, once upgraded. */
+  get tls(): TlsSession | undefined {
+    return this.#session;
+  }
+
+  /**
+   * Reads into `p` (from the TLS session once upgraded).
+   *
+   * @param p where to put the bytes
+   * @returns how many bytes, or null at end of stream
+   * @throws the socket's error
+   */
+  async read(p: Uint8Array): Promise<number | null> {
+    let n: number | null;
+    const back = this.#pushback;
+    if (back !== undefined) {
+      n = Math.min(back.length, p.length);
+      p.set(back.subarray(0, n));
+      this.#pushback = n < back.length ? back.subarray(n) : undefined;
+    } else if (this.#tls !== undefined) n = await this.#tls.read(p);
+    else n = await this.#conn.read(p);
+    if (n !== null && n > 0) this.onData?.();
+    return n;
+  }
+
+  /**
+   * Writes a prefix of `p` (all of it, through TLS).
+   *
+   * @param p the bytes
+   * @returns how many were written
+   * @throws the socket's error
+   */
+  write(p: Uint8Array): Promise<number> {
+    return this.#tls !== undefined ? this.#tls.write(p) : this.#conn.write(p);
+  }
+
+  /** Closes the socket (and the TLS session); idempotent. */
+  close(): void {
+    if (this.#closed) return;
+    this.#closed = true;
+    if (this.#tls !== undefined) this.#tls.close();
+    try {
+      this.#conn.close();
+    } catch {
+      // Already closed.
+    }
+  }
+
+  /**
+   * Reads the first bytes and tells whether they open a TLS handshake (direct SSL). The bytes
+   * are kept and handed out again by {@link read} or {@link upgrade}.
+   *
+   * @returns true when the first byte is a TLS handshake record's
+   * @throws the socket's error
+   */
+  async startsWithTls(): Promise<boolean> {
+    const buf = new Uint8Array(READ_CHUNK);
+    const n = await this.#conn.read(buf);
+    if (n === null || n === 0) return false;
+    this.#pushback = buf.subarray(0, n);
+    this.onData?.();
+    return buf[0] === TLS_HANDSHAKE_RECORD;
+  }
+
+  /**
+   * Runs the TLS handshake as the server, on this socket, and switches reads and writes to it.
+   *
+   * @param server certificate context
+   * @param direct true for direct SSL (the ClientHello was read by {@link startsWithTls})
+   * @returns the session
+   * @throws Error when the handshake fails or the socket closes during it
+   */
+  async upgrade(server: TlsServer, direct: boolean): Promise<TlsSession> {
+    const initial = this.#pushback;
+    this.#pushback = undefined;
+    const socket = new TLSSocket(connDuplex(this.#conn, initial), {
+      isServer: true,
+      secureContext: server.secureContext,
+      requestCert: server.requestCert,
+      rejectUnauthorized: false,
+      ALPNProtocols: [PG_ALPN_PROTOCOL],
+    });
+    await new Promise<void>((resolve, reject) => {
+      const fail = (e: unknown) => {
+        socket.destroy();
+        reject(e instanceof Error ? e : new Error("TLS connection closed during the handshake"));
+      };
+      socket.once("secure", () => {
+        socket.off("error", fail);
+        socket.off("close", fail);
+        resolve();
+      });
+      socket.once("error", fail);
+      socket.once("close", fail);
+    });
+    this.#tls = new TlsStream(socket);
+    const alpn = socket.alpnProtocol;
+    let clientCommonName: string | undefined;
+    let clientCertProblem: string | undefined;
+    if (server.requestCert) {
+      // Deno's TLS server asks for the certificate but does not check it against `ca`
+      // (`authorized` stays false): the chain is checked here.
+      const peer = socket.getPeerCertificate();
+      const cn = peer?.subject?.CN;
+      if (peer === undefined || peer === null || peer.raw === undefined) {
+        clientCertProblem = "no client certificate was sent";
+      } else {
+        clientCertProblem = verifyClientCertificate(new Uint8Array(peer.raw), server.clientCas);
+        if (clientCertProblem === undefined) clientCommonName = Array.isArray(cn) ? cn[0] : cn;
+      }
+    } else clientCertProblem = "usogres does not ask for client certificates (no tls.ca_file)";
+    this.#session = {
+      protocol: socket.getProtocol() ?? "unknown",
+      direct,
+      alpn: typeof alpn === "string" ? alpn : undefined,
+      clientCommonName,
+      clientCertProblem,
+    };
+    return this.#session;
+  }
+}
