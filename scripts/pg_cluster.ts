@@ -50,6 +50,10 @@ export interface StartClusterOptions {
   readonly copies?: number;
   /** Extra settings for every throwaway server (ignored for external servers). */
   readonly settings?: Readonly<Record<string, string>>;
+  /** pg_hba.conf for every throwaway server (see `StartPgServerOptions.hba`). */
+  readonly hba?: string;
+  /** Files for every throwaway server's data directory (see `StartPgServerOptions.files`). */
+  readonly files?: Readonly<Record<string, string>>;
   /** Let SIGINT/SIGTERM stop the servers (default true); see `StartPgServerOptions.signals`. */
   readonly signals?: boolean;
   /**
@@ -119,6 +123,8 @@ export async function startCluster(opts: StartClusterOptions = {}): Promise<Clus
       startPgServer({
         name,
         ...(opts.settings ? { settings: opts.settings } : {}),
+        ...(opts.hba === undefined ? {} : { hba: opts.hba }),
+        ...(opts.files ? { files: opts.files } : {}),
         signals: opts.signals ?? true,
       })
     ),

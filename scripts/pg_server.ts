@@ -69,6 +69,17 @@ export interface StartPgServerOptions {
   /** Extra settings written to postgresql.auto.conf, e.g. `{ max_connections: "50" }`. */
   readonly settings?: Readonly<Record<string, string>>;
   /**
+   * The whole pg_hba.conf, replacing the template's (`TEST_HBA`): for tests of servers that
+   * demand TLS or a password method.
+   */
+  readonly hba?: string;
+  /**
+   * Files written into the data directory before the server starts (name to contents), with
+   * mode 0600 and owned by the server's OS user, as PostgreSQL wants `ssl_key_file`; settings
+   * may name them relative to the data directory (`ssl_cert_file: "server.crt"`).
+   */
+  readonly files?: Readonly<Record<string, string>>;
+  /**
    * Stop and remove the server when the process gets SIGINT or SIGTERM (default true). Callers
    * with their own signal handling (the demo) pass false and dispose the server themselves.
    * The synchronous "unload" safety net stays on either way.
@@ -303,6 +314,14 @@ export async function startPgServer(opts: StartPgServerOptions = {}): Promise<Pg
     if (user.viaRunuser) await Deno.chown(root, user.uid, user.gid);
     const cp = await run("cp", ["-a", template, server.dataDir], { asServerUser: true });
     if (cp.code !== 0) throw new Error(`copying the template failed: ${cp.stderr.trim()}`);
+    const files: Record<string, string> = { ...opts.files };
+    if (opts.hba !== undefined) files["pg_hba.conf"] = opts.hba;
+    for (const [file, text] of Object.entries(files)) {
+      const path = `${server.dataDir}/${file}`;
+      await Deno.writeTextFile(path, text, { mode: 0o600 });
+      await Deno.chmod(path, 0o600);
+      if (user.viaRunuser) await Deno.chown(path, user.uid, user.gid);
+    }
     for (let attempt = 1;; attempt++) {
       await server.configure(await freePort());
       if (await server.tryStart()) return server;

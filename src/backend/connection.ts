@@ -23,6 +23,8 @@ import {
 } from "../protocol/mod.ts";
 import { md5Password, ScramClient } from "../auth/mod.ts";
 import { BackendError, type BackendFailure } from "./errors.ts";
+import { type BackendSocket, negotiateBackendTls } from "./backend_tls.ts";
+import type { SslMode } from "../config/mod.ts";
 import { SocketWriter } from "./socket_writer.ts";
 
 const TERMINATE = new Uint8Array([0x58, 0, 0, 0, 4]);
@@ -35,6 +37,10 @@ export interface BackendTarget {
   readonly host: string;
   /** TCP port (also names the Unix socket file). */
   readonly port: number;
+  /** TLS as libpq's `sslmode` (default `disable` for targets that do not say). */
+  readonly sslmode?: SslMode;
+  /** CA file for `verify-ca` and `verify-full`; "" or absent for none. */
+  readonly sslrootcert?: string;
 }
 
 /** What usogres tells the server in its StartupMessage, and how it proves who it is. */
@@ -73,11 +79,11 @@ export class BackendConnection {
   readonly parameterFrames: Uint8Array[] = [];
   /** Transaction status from the last ReadyForQuery. */
   txStatus: TxStatus = "idle";
-  #conn: Deno.Conn;
+  #conn: BackendSocket;
   #writer: SocketWriter;
   #closed = false;
 
-  private constructor(target: BackendTarget, conn: Deno.Conn, maxMessageSize: number) {
+  private constructor(target: BackendTarget, conn: BackendSocket, maxMessageSize: number) {
     this.target = target;
     this.#conn = conn;
     this.#writer = new SocketWriter(conn);
@@ -103,7 +109,7 @@ export class BackendConnection {
     startup: BackendStartup,
     opts: BackendConnectOptions,
   ): Promise<BackendConnection> {
-    const conn = await openSocket(target, opts.connectTimeoutMs);
+    const conn = await openSocket(target, opts.connectTimeoutMs, true);
     const backend = new BackendConnection(target, conn, opts.maxMessageSize);
     const timer = setTimeout(() => {
       backend.#timedOut = true;
@@ -182,7 +188,7 @@ export class BackendConnection {
    */
   async cancel(connectTimeoutMs: number): Promise<boolean> {
     try {
-      const conn = await openSocket(this.target, connectTimeoutMs);
+      const conn = await openSocket(this.target, connectTimeoutMs, false);
       try {
         await new SocketWriter(conn).write(encodeCancelRequest(this.processId, this.secretKey));
         // The server closes without answering; wait for that so the request is not cut short.
@@ -284,8 +290,17 @@ export class BackendConnection {
   }
 }
 
-async function openSocket(target: BackendTarget, timeoutMs: number): Promise<Deno.Conn> {
+/**
+ * Connects to a backend; with `tls`, negotiates TLS as the target's `sslmode` says (a
+ * CancelRequest is sent without).
+ */
+async function openSocket(
+  target: BackendTarget,
+  timeoutMs: number,
+  tls: boolean,
+): Promise<BackendSocket> {
   const signal = AbortSignal.timeout(timeoutMs);
+  let conn: Deno.TcpConn | undefined;
   try {
     if (target.host.startsWith("/")) {
       return await Deno.connect({
@@ -293,10 +308,27 @@ async function openSocket(target: BackendTarget, timeoutMs: number): Promise<Den
         path: `${target.host}/.s.PGSQL.${target.port}`,
       });
     }
-    const conn = await Deno.connect({ hostname: target.host, port: target.port, signal });
+    conn = await Deno.connect({ hostname: target.host, port: target.port, signal });
     conn.setNoDelay(true);
-    return conn;
+    const sslmode = target.sslmode ?? "disable";
+    if (!tls || sslmode === "disable") return conn;
+    const tcp = conn;
+    const timer = setTimeout(() => tcp.close(), Math.max(1, timeoutMs));
+    try {
+      return await negotiateBackendTls(tcp, {
+        host: target.host,
+        sslmode,
+        sslrootcert: target.sslrootcert ?? "",
+      });
+    } finally {
+      clearTimeout(timer);
+    }
   } catch (e: unknown) {
+    try {
+      conn?.close();
+    } catch {
+      // Closed by the timeout or the TLS layer already.
+    }
     const detail = signal.aborted
       ? `timeout expired after ${timeoutMs} ms connecting to ${target.host}:${target.port}`
       : `${errorText(e)} (${target.host}:${target.port})`;

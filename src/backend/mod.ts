@@ -11,4 +11,10 @@ export {
 } from "./connection.ts";
 export { BackendError, type BackendFailure, describeFailure } from "./errors.ts";
 export { type ByteSink, SocketWriter } from "./socket_writer.ts";
+export {
+  connDuplex,
+  readPemCertificates,
+  TlsStream,
+  verifyCertificateIssuer,
+} from "./tls_stream.ts";
 export { simpleQuery, SimpleQueryError, type SimpleQueryResult } from "./simple_query.ts";

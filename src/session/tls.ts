@@ -13,19 +13,23 @@
  * protocol `postgresql`; with the SSLRequest, ALPN is optional.
  */
 
-import { Buffer } from "node:buffer";
-import { Duplex } from "node:stream";
 import { createSecureContext, type SecureContext, TLSSocket } from "node:tls";
 import { createHash, X509Certificate } from "node:crypto";
 import type { TlsConfig } from "../config/mod.ts";
-import type { ByteSink } from "../backend/mod.ts";
+import {
+  type ByteSink,
+  connDuplex,
+  readPemCertificates,
+  TlsStream,
+  verifyCertificateIssuer,
+} from "../backend/mod.ts";
 import type { ByteSource } from "../protocol/mod.ts";
 
 /** The ALPN protocol name PostgreSQL 17 registered (`PG_ALPN_PROTOCOL`). */
 export const PG_ALPN_PROTOCOL = "postgresql";
 /** First byte of a TLS record carrying a handshake (a ClientHello opens with it). */
 const TLS_HANDSHAKE_RECORD = 0x16;
-const READ_CHUNK = 16 * 1024;
+const FIRST_READ = 16 * 1024;
 
 /** The server side of TLS, loaded once at start from `[tls]`. */
 export interface TlsServer {
@@ -94,7 +98,7 @@ export async function loadTlsServer(config: TlsConfig): Promise<TlsServer | unde
       }`,
     );
   }
-  const clientCas = ca === undefined ? [] : splitPem(ca).map((pem) => new X509Certificate(pem));
+  const clientCas = ca === undefined ? [] : readPemCertificates(ca);
   return {
     mode: config.mode,
     secureContext,
@@ -102,41 +106,6 @@ export async function loadTlsServer(config: TlsConfig): Promise<TlsServer | unde
     clientCas,
     endPoint: certificateEndPointHash(new X509Certificate(cert).raw),
   };
-}
-
-/** The PEM blocks of a file holding several certificates. */
-function splitPem(text: string): string[] {
-  return text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
-}
-
-/**
- * Checks a client certificate against the configured CAs, as OpenSSL's verification does for
- * PostgreSQL's `ssl_ca_file`, for a chain of one: issued and signed by one of `cas`, and within
- * its validity period (and so is the issuer). The TLS handshake itself proved that the client
- * holds the certificate's key (CertificateVerify).
- *
- * @param raw the client certificate, DER
- * @param cas trusted issuers
- * @param now the time to check validity at
- * @returns undefined when trusted, else why not
- */
-export function verifyClientCertificate(
-  raw: Uint8Array,
-  cas: readonly X509Certificate[],
-  now: Date = new Date(),
-): string | undefined {
-  let leaf: X509Certificate;
-  try {
-    leaf = new X509Certificate(raw);
-  } catch {
-    return "the client certificate could not be parsed";
-  }
-  const valid = (c: X509Certificate) => new Date(c.validFrom) <= now && now <= new Date(c.validTo);
-  if (!valid(leaf)) return "the client certificate has expired or is not yet valid";
-  for (const ca of cas) {
-    if (leaf.checkIssued(ca) && leaf.verify(ca.publicKey) && valid(ca)) return undefined;
-  }
-  return "the client certificate was not issued by a CA in tls.ca_file";
 }
 
 /** Hash names by signature-algorithm OID (RFC 5929 section 4.1: MD5 and SHA-1 become SHA-256). */
@@ -201,139 +170,6 @@ function signatureAlgorithmOid(der: Uint8Array): string {
     }
   }
   return parts.join(".");
-}
-
-/**
- * Wraps a plain socket in a node `Duplex` for `TLSSocket`: it reads the socket only when the
- * stream asks for bytes, after handing out `initial` (bytes already read, such as a ClientHello).
- *
- * @param conn the socket
- * @param initial bytes already read from it, to be delivered first
- * @returns the stream; destroying it closes the socket
- */
-export function connDuplex(conn: Deno.Conn, initial: Uint8Array | undefined): Duplex {
-  let pending = initial !== undefined && initial.length > 0 ? initial : undefined;
-  let reading = false;
-  const duplex: Duplex = new Duplex({
-    read(): void {
-      if (reading) return;
-      reading = true;
-      void (async () => {
-        for (;;) {
-          let chunk: Uint8Array;
-          if (pending !== undefined) {
-            chunk = pending;
-            pending = undefined;
-          } else {
-            const buf = new Uint8Array(READ_CHUNK);
-            let n: number | null;
-            try {
-              n = await conn.read(buf);
-            } catch (e: unknown) {
-              duplex.destroy(e instanceof Error ? e : new Error(String(e)));
-              return;
-            }
-            if (n === null) {
-              duplex.push(null);
-              return;
-            }
-            chunk = buf.subarray(0, n);
-          }
-          if (!duplex.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.length))) {
-            reading = false;
-            return;
-          }
-        }
-      })();
-    },
-    write(chunk: Buffer, _encoding: string, done: (e?: Error | null) => void): void {
-      void (async () => {
-        let off = 0;
-        while (off < chunk.length) off += await conn.write(chunk.subarray(off));
-      })().then(() => done(), (e: unknown) => done(e instanceof Error ? e : new Error(String(e))));
-    },
-    final(done: (e?: Error | null) => void): void {
-      try {
-        conn.closeWrite();
-      } catch {
-        // Already closed.
-      }
-      done();
-    },
-    destroy(e: Error | null, done: (e: Error | null) => void): void {
-      try {
-        conn.close();
-      } catch {
-        // Already closed.
-      }
-      done(e);
-    },
-  });
-  return duplex;
-}
-
-/** A TLS stream as a {@link ByteSource} and {@link ByteSink}: pull-based reads, awaited writes. */
-class TlsStream implements ByteSource, ByteSink {
-  readonly #socket: TLSSocket;
-  #leftover: Uint8Array | undefined;
-  #ended = false;
-  #error: Error | undefined;
-  #wake: (() => void) | undefined;
-
-  constructor(socket: TLSSocket) {
-    this.#socket = socket;
-    const wake = () => {
-      const w = this.#wake;
-      this.#wake = undefined;
-      w?.();
-    };
-    socket.on("readable", wake);
-    socket.on("end", () => {
-      this.#ended = true;
-      wake();
-    });
-    socket.on("close", () => {
-      this.#ended = true;
-      wake();
-    });
-    socket.on("error", (e: Error) => {
-      this.#error ??= e;
-      wake();
-    });
-  }
-
-  async read(p: Uint8Array): Promise<number | null> {
-    for (;;) {
-      let chunk = this.#leftover;
-      this.#leftover = undefined;
-      chunk ??= (this.#socket.read() as Buffer | null) ?? undefined;
-      if (chunk !== undefined && chunk.length > 0) {
-        const n = Math.min(p.length, chunk.length);
-        p.set(chunk.subarray(0, n));
-        if (n < chunk.length) this.#leftover = chunk.subarray(n);
-        return n;
-      }
-      if (this.#error !== undefined) throw new Deno.errors.ConnectionReset(this.#error.message);
-      if (this.#ended || this.#socket.destroyed) return null;
-      await new Promise<void>((resolve) => {
-        this.#wake = resolve;
-      });
-    }
-  }
-
-  write(p: Uint8Array): Promise<number> {
-    if (this.#socket.destroyed) return Promise.reject(new Deno.errors.BrokenPipe("TLS closed"));
-    return new Promise((resolve, reject) => {
-      this.#socket.write(Buffer.from(p.buffer, p.byteOffset, p.length), (e?: Error | null) => {
-        if (e) reject(new Deno.errors.BrokenPipe(e.message));
-        else resolve(p.length);
-      });
-    });
-  }
-
-  close(): void {
-    this.#socket.destroy();
-  }
 }
 
 /**
@@ -419,7 +255,7 @@ export class ClientSocket implements ByteSource, ByteSink {
    * @throws the socket's error
    */
   async startsWithTls(): Promise<boolean> {
-    const buf = new Uint8Array(READ_CHUNK);
+    const buf = new Uint8Array(FIRST_READ);
     const n = await this.#conn.read(buf);
     if (n === null || n === 0) return false;
     this.#pushback = buf.subarray(0, n);
@@ -470,7 +306,8 @@ export class ClientSocket implements ByteSource, ByteSink {
       if (peer === undefined || peer === null || peer.raw === undefined) {
         clientCertProblem = "no client certificate was sent";
       } else {
-        clientCertProblem = verifyClientCertificate(new Uint8Array(peer.raw), server.clientCas);
+        const problem = verifyCertificateIssuer(new Uint8Array(peer.raw), server.clientCas);
+        clientCertProblem = problem === undefined ? undefined : `the client certificate ${problem}`;
         if (clientCertProblem === undefined) clientCommonName = Array.isArray(cn) ? cn[0] : cn;
       }
     } else clientCertProblem = "usogres does not ask for client certificates (no tls.ca_file)";

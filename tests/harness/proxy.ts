@@ -18,7 +18,7 @@ export interface StartProxyOptions {
   /**
    * Extra keys merged into the generated tables, e.g. `{ listen: { max_clients: 2 } }`. Use this
    * rather than {@link config} for `listen`, `original`, `log` and `backend`: TOML forbids a table
-   * defined twice.
+   * defined twice. Keys under `copy` go into every generated `[[copy]]` table.
    */
   readonly sections?: Readonly<Record<string, Readonly<Record<string, TomlScalar>>>>;
   /** Raw TOML appended to the generated config (new tables only). */
@@ -125,13 +125,15 @@ export function proxyConfig(
     }),
   ];
   for (const [name, keys] of Object.entries(extra)) {
-    if (!["listen", "original", "log", "backend"].includes(name)) {
+    if (!["listen", "original", "log", "backend", "copy"].includes(name)) {
       tables.push(tomlTable(name, keys));
     }
   }
   for (const copy of cluster.copies) {
     // An array of tables: the header `[[copy]]` comes from the name `[copy]`.
-    tables.push(tomlTable("[copy]", { name: copy.name, host: copy.host, port: copy.port }));
+    tables.push(
+      tomlTable("[copy]", { name: copy.name, host: copy.host, port: copy.port, ...extra.copy }),
+    );
   }
   return tables.join("\n\n") + "\n" + (opts.config ? `\n${opts.config}\n` : "");
 }
