@@ -35,7 +35,7 @@ export const ExitCode = {
   Usage: 2,
 } as const;
 
-const COMMANDS = ["run", "demo", "check-config", "verify"] as const;
+const COMMANDS = ["run", "demo", "check-config", "verify", "passwd"] as const;
 /** Flags only `verify` takes (its `--user` is the configuration flag `backend.user`). */
 const VERIFY_FLAGS = ["table", "database", "chunk-rows", "progress"] as const;
 type Command = (typeof COMMANDS)[number];
@@ -70,6 +70,8 @@ export function helpText(): string {
     "                 [--progress]             compare the original with every in-sync copy",
     "                                          (exit 0 identical, 1 differ, 2 error; see",
     "                                          usogres verify --help)",
+    "  usogres passwd ROLE                     print the SCRAM verifier of a password (read from",
+    "                                          the terminal or stdin) for [auth.users]",
     "  usogres --help | --version",
     "",
     "Options:",
@@ -127,6 +129,14 @@ export async function main(args: readonly string[]): Promise<number> {
     return ExitCode.Ok;
   }
   const command = (positionals[0] ?? "run") as Command;
+  if (command === "passwd") {
+    if (positionals.length !== 2 || positionals[1] === "") {
+      err('usogres: "usogres passwd" needs exactly one role name');
+      return ExitCode.Usage;
+    }
+    const { passwdCommand } = await import("./passwd.ts");
+    return await passwdCommand(positionals[1]!);
+  }
   if (!COMMANDS.includes(command) || positionals.length > 1) {
     err(`usogres: unknown command "${positionals.join(" ")}"`);
     err('Try "usogres --help" for more information.');
