@@ -4,3 +4,4 @@
  */
 
 export { type Member, type MemberRole, Membership, type MemberState } from "./membership.ts";
+export { WriteGate } from "./write_gate.ts";

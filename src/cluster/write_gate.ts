@@ -1,0 +1,47 @@
+/**
+ * @module
+ * The write gate: while paused, new write batches wait before they reach the original (clients
+ * wait; they do not fail). PAUSE/RESUME in the admin console use it, and online recovery closes it
+ * for the short moments it needs a fixed point (taking the snapshot, and the final catch-up).
+ * Batches already running finish; reads are never held.
+ */
+
+/** A gate write batches pass through. */
+export class WriteGate {
+  #paused = 0;
+  #waiters: (() => void)[] = [];
+
+  /** Whether new writes are held. */
+  get paused(): boolean {
+    return this.#paused > 0;
+  }
+
+  /** Holds new writes; pauses nest (each needs its own {@link resume}). */
+  pause(): void {
+    this.#paused++;
+  }
+
+  /** Releases one {@link pause}; the last one lets the waiting writes go, in order. */
+  resume(): void {
+    if (this.#paused === 0) return;
+    this.#paused--;
+    if (this.#paused > 0) return;
+    const waiters = this.#waiters.splice(0);
+    for (const w of waiters) w();
+  }
+
+  /**
+   * Waits while the gate is paused.
+   *
+   * @returns at once when open, else when the last pause is resumed
+   */
+  wait(): Promise<void> {
+    if (this.#paused === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#waiters.push(resolve));
+  }
+
+  /** Number of writes waiting at the gate. */
+  get waiting(): number {
+    return this.#waiters.length;
+  }
+}
