@@ -10,6 +10,42 @@
 export class WriteGate {
   #paused = 0;
   #waiters: (() => void)[] = [];
+  #inFlight = 0;
+  #drainWaiters: (() => void)[] = [];
+
+  /**
+   * Passes the gate with one write batch: waits while paused, then counts it as in flight until
+   * {@link leave}.
+   *
+   * @returns when the batch may go
+   */
+  async enter(): Promise<void> {
+    while (this.#paused > 0) await this.wait();
+    this.#inFlight++;
+  }
+
+  /** Marks a batch that passed {@link enter} as finished (on every backend). */
+  leave(): void {
+    if (this.#inFlight > 0) this.#inFlight--;
+    if (this.#inFlight > 0) return;
+    const waiters = this.#drainWaiters.splice(0);
+    for (const w of waiters) w();
+  }
+
+  /** Write batches past the gate and not yet finished. */
+  get inFlight(): number {
+    return this.#inFlight;
+  }
+
+  /**
+   * Waits until no write batch is in flight (call after {@link pause} for a fixed point).
+   *
+   * @returns when drained
+   */
+  drained(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => this.#drainWaiters.push(resolve));
+  }
 
   /** Whether new writes are held. */
   get paused(): boolean {

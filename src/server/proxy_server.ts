@@ -7,7 +7,7 @@
 
 import type { Config } from "../config/mod.ts";
 import { resolveBackendPassword } from "../auth/mod.ts";
-import { Membership } from "../cluster/mod.ts";
+import { Membership, WriteGate } from "../cluster/mod.ts";
 import { CatalogCache, Classifier, initClassifier } from "../replication/mod.ts";
 import { getLogger } from "../log/mod.ts";
 import { CancelKeys } from "../session/cancel_keys.ts";
@@ -36,6 +36,8 @@ export class ProxyServer implements AsyncDisposable {
   readonly membership: Membership;
   readonly #classifier: Classifier;
   readonly #catalog = new CatalogCache();
+  /** Holds new writes during PAUSE and recovery. */
+  readonly writeGate: WriteGate = new WriteGate();
   readonly #security: ClientSecurity;
 
   private constructor(
@@ -137,6 +139,7 @@ export class ProxyServer implements AsyncDisposable {
       membership: this.membership,
       classifier: this.#classifier,
       catalog: this.#catalog,
+      writeGate: this.writeGate,
       security: this.#security,
       shuttingDown: () => this.#stopping,
       admit: () => {

@@ -75,7 +75,7 @@ export type AuthState =
 /** The result of one step: bytes to send, and whether the client is now authenticated. */
 export interface AuthStep {
   /** Messages to write to the client (possibly empty). */
-  readonly send: Uint8Array;
+  readonly send: Uint8Array<ArrayBuffer>;
   /** True once the client is authenticated: write `send`, then AuthenticationOk. */
   readonly done: boolean;
 }
@@ -227,7 +227,7 @@ export class AuthExchange {
     return undefined;
   }
 
-  #finish(send: Uint8Array, error?: PgError): AuthStep {
+  #finish(send: Uint8Array<ArrayBuffer>, error?: PgError): AuthStep {
     if (error !== undefined) {
       this.state = { kind: "failed" };
       throw error;

@@ -445,6 +445,7 @@ export class ClientConnection {
   #finish(): void {
     this.#close("done");
     this.#backend?.close(); // also when it connected after a startup timeout closed the client
+    this.#relayer?.releaseGate();
     void this.#relayer?.closeLinks();
     if (this.#cancelKey) this.#ctx.cancelKeys.unregister(this.#cancelKey);
     if (this.#addressSlot !== undefined) this.#ctx.security.slots.release(this.#addressSlot);

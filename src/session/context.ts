@@ -5,7 +5,7 @@
  */
 
 import type { Config } from "../config/mod.ts";
-import type { Membership } from "../cluster/mod.ts";
+import type { Membership, WriteGate } from "../cluster/mod.ts";
 import type { CatalogCache, Classifier } from "../replication/mod.ts";
 import type { CancelKeys } from "./cancel_keys.ts";
 import type { ClientSecurity } from "./security.ts";
@@ -55,6 +55,8 @@ export interface SessionContext {
   readonly classifier: Classifier;
   /** Table definitions for row-based replication, shared. */
   readonly catalog: CatalogCache;
+  /** Holds new write batches during PAUSE and recovery; counts those in flight. */
+  readonly writeGate: WriteGate;
   /** TLS context, per-address slots and password verifiers, shared. */
   readonly security: ClientSecurity;
   /** True once shutdown began: new sessions are refused with 57P01. */

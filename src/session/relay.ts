@@ -175,6 +175,18 @@ export class Relay {
     return this.#links;
   }
 
+  /** Marks a batch that passed the write gate as finished. */
+  #leaveGate(batch: Batch): void {
+    if (!batch.gated) return;
+    batch.gated = false;
+    this.#o.ctx.writeGate.leave();
+  }
+
+  /** Releases the write gate for batches that will never finish (the session is closing). */
+  releaseGate(): void {
+    for (const { batch } of this.#inflight) this.#leaveGate(batch);
+  }
+
   /** Closes every copy connection (Terminate). */
   async closeLinks(): Promise<void> {
     await Promise.all(this.#links.map((l) => l.close()));
@@ -492,6 +504,13 @@ export class Relay {
     // copies, and a write outside a transaction runs inside one on the original until the copies
     // have applied it.
     const stmts = classified?.statements ?? [];
+    // The write gate (PAUSE, recovery): a batch waits there before its first write goes out.
+    const gated = route === "all" && this.#open?.batch.route !== "all";
+    if (gated) {
+      const gate = this.#o.ctx.writeGate;
+      if (gate.paused) await flush();
+      await gate.enter();
+    }
     if (stmts.some(releasesLocks)) {
       await flush();
       await this.#waitIdle();
@@ -521,6 +540,7 @@ export class Relay {
       batch.route = "all";
       open.tracker.wantTags = true;
     }
+    if (gated) batch.gated = true;
     if (route === "all" && batch.label === "") batch.label = label;
     if (rowPlan || rowPlans) batch.rowBased = true;
     const bytes = batch.route === "all" ? frame.bytes.slice() : undefined;
@@ -813,7 +833,8 @@ export class Relay {
           const outcome = head.tracker.outcome();
           await this.#runOnCopies(head.batch, { ...outcome, status: "idle" });
           const finish = outcome.status === "inTransaction" ? "COMMIT" : "ROLLBACK";
-          void this.#internalQuery(finish, head.batch.wrapped);
+          const batch = head.batch;
+          void this.#internalQuery(finish, batch.wrapped).then(() => this.#leaveGate(batch));
           continue;
         }
         if (ready && head) {
@@ -825,6 +846,7 @@ export class Relay {
             await flush();
             await this.#runOnCopies(head.batch, outcome);
           }
+          this.#leaveGate(head.batch);
           this.#txStatus = outcome.status;
           // The session learns of it only once the ReadyForQuery is written (below): a graceful
           // shutdown sends 57P01 next, and it must not overtake the result.
