@@ -206,12 +206,13 @@ export function buildLoaded(file: ParsedFile, flags: ParsedFile, ctx: BuildConte
   checkServers(original, copies, listen, invalid, place, errors);
   const hbaPaths = [...merged.keys()].filter((p) => /^hba\.[0-9]+$/.test(p))
     .sort((a, b) => Number(a.slice(4)) - Number(b.slice(4)));
-  const hba = hbaPaths.flatMap((p) => {
+  const rules = hbaPaths.flatMap((p) => {
     const v = values.get(p) as TableValue | undefined;
-    return v === undefined ? [] : [v as unknown as HbaRule];
+    return v === undefined ? [] : [{ index: Number(p.slice(4)), rule: v as unknown as HbaRule }];
   });
+  const hba = rules.map((r) => r.rule);
   const tls = tlsSettings(values, place, errors);
-  const auth = authSettings(values, hba, tls, place, errors);
+  const auth = authSettings(values, rules, tls, place, errors);
 
   if (errors.length > 0) throw ConfigError.aggregate(sortErrors(errors, ctx.file));
 
@@ -330,7 +331,7 @@ function tlsSettings(
 /** `[auth]`, checked against the rules and TLS: cert needs a client CA, auth_query a role. */
 function authSettings(
   values: ReadonlyMap<string, SettingValue>,
-  hba: readonly HbaRule[],
+  rules: readonly { readonly index: number; readonly rule: HbaRule }[],
   tls: TlsConfig,
   place: (paths: readonly string[]) => Place,
   errors: ConfigError[],
@@ -340,7 +341,7 @@ function authSettings(
   const users = new Map<string, string>();
   for (const [name, v] of Object.entries(usersTable)) if (typeof v === "string") users.set(name, v);
   const text = (path: string): string => (values.get(path) ?? defaultOf(path) ?? "") as string;
-  const usesCert = method === "cert" || hba.some((r) => r.method === "cert");
+  const usesCert = method === "cert" || rules.some((r) => r.rule.method === "cert");
   if (usesCert && (tls.mode === "disable" || tls.caFile === "")) {
     errors.push(
       new ConfigError({
@@ -353,7 +354,7 @@ function authSettings(
       }),
     );
   }
-  hba.forEach((rule, i) => {
+  rules.forEach(({ index: i, rule }) => {
     if (rule.tls === "required" && tls.mode === "disable") {
       errors.push(
         new ConfigError({
