@@ -23,6 +23,7 @@ import {
   assertEverywhere,
   assertPgbenchIdentical,
   pgbenchReport,
+  psqlSession,
   staleCopies,
 } from "./_replication.ts";
 
@@ -126,6 +127,63 @@ Deno.test("replication: failed and diverged copies are dropped without client er
           "1|1\n2|1\n3|1\n100|1\n",
         );
         assert.equal((await persistedStates(stateFile)).copy2, "stale");
+      });
+    },
+  );
+
+  await t.step(
+    "divergence: a copy failing a statement mid-transaction is dropped, and the client commits",
+    async () => {
+      const db = "diverge_tx";
+      await cluster.recreateDatabase(db);
+      await using proxy = await cluster.startProxy({ sections: { log: { level: "info" } } });
+      await withLogsOnFailure(proxy, cluster, async () => {
+        const url = proxy.url(db);
+        assert.equal((await psql(url, "CREATE TABLE t (id int PRIMARY KEY)")).code, 0);
+        await copy.psql("INSERT INTO t VALUES (2)", { db });
+        const r = await psqlSession(url, [
+          "BEGIN",
+          "INSERT INTO t VALUES (1)",
+          "INSERT INTO t VALUES (2)",
+          "INSERT INTO t VALUES (3)",
+          "COMMIT",
+        ]);
+        assert.equal(r.code, 0, r.stderr);
+        assert.match(r.stdout, /^COMMIT$/m);
+        assert.deepEqual(staleCopies(proxy), ["copy"]);
+        await assertEverywhere(cluster, db, "SELECT id FROM t ORDER BY id", "1\n2\n3\n", [copy2]);
+        // The copy's own transaction was abandoned, not committed.
+        assert.equal(await copy.psql("SELECT id FROM t ORDER BY id", { db }), "2\n");
+      });
+    },
+  );
+
+  await t.step(
+    "copy failure: a copy that does not answer within copy_timeout is dropped",
+    async () => {
+      const db = "timeout";
+      await cluster.recreateDatabase(db);
+      await using proxy = await cluster.startProxy({
+        sections: { log: { level: "info" }, replication: { copy_timeout: 1 } },
+      });
+      await withLogsOnFailure(proxy, cluster, async () => {
+        const url = proxy.url(db);
+        assert.equal((await psql(url, "CREATE TABLE t (id int)")).code, 0);
+        // Someone holds a lock on copy2 directly: the replicated INSERT waits there.
+        await using locker = await pgClient(copy2.url(db));
+        await locker.query("BEGIN");
+        await locker.query("LOCK TABLE t IN ACCESS EXCLUSIVE MODE");
+        const started = Date.now();
+        const r = await psql(url, "INSERT INTO t VALUES (1)");
+        assert.equal(r.code, 0, r.stderr);
+        assert.ok(Date.now() - started < 10_000, "the client waited far beyond copy_timeout");
+        assert.deepEqual(staleCopies(proxy), ["copy2"]);
+        await locker.query("ROLLBACK");
+        assert.equal((await psql(url, "INSERT INTO t VALUES (2)")).code, 0);
+        await assertEverywhere(cluster, db, "SELECT id FROM t ORDER BY id", "1\n2\n", [copy]);
+        // copy2's contents are not checked: closing the connection does not stop its INSERT, which
+        // commits once the lock is gone. It is stale either way, and gets nothing after.
+        assert.equal(await copy2.psql("SELECT count(*) FROM t WHERE id = 2", { db }), "0\n");
       });
     },
   );

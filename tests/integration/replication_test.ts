@@ -167,7 +167,14 @@ Deno.test("replication: writes reach the original and both copies", async (t) =>
       assert.deepEqual(sqlstates(implicit.stderr), ["23505"]);
       // The session goes on in step after both: a later write still reaches every server.
       assert.equal((await psql(url, "INSERT INTO t VALUES (5)")).code, 0);
-      await assertEverywhere(cluster, db, "SELECT id FROM t ORDER BY id", "1\n2\n5\n");
+      // A string that fails after a savepoint leaves every server in the failed transaction, and
+      // ROLLBACK TO brings each back to the savepoint.
+      const sp = await psqlSession(url, [
+        "BEGIN; INSERT INTO t VALUES (6); SAVEPOINT a; INSERT INTO t VALUES (7); INSERT INTO t VALUES (1)",
+        "ROLLBACK TO SAVEPOINT a; INSERT INTO t VALUES (8); COMMIT",
+      ], { args: CONTINUE });
+      assert.deepEqual(sqlstates(sp.stderr), ["23505"]);
+      await assertEverywhere(cluster, db, "SELECT id FROM t ORDER BY id", "1\n2\n5\n6\n8\n");
     },
   );
 
@@ -228,6 +235,9 @@ Deno.test("replication: writes reach the original and both copies", async (t) =>
         "INSERT INTO t VALUES (1)",
         "RESET search_path",
         "INSERT INTO t VALUES (2)",
+        "SELECT set_config('search_path', 's2, public', false)",
+        "INSERT INTO t VALUES (3)",
+        "SET search_path TO public",
         "CREATE TEMP TABLE tmp (id int)",
         "INSERT INTO tmp VALUES (10), (20)",
         "INSERT INTO real SELECT id FROM tmp",
@@ -242,7 +252,7 @@ Deno.test("replication: writes reach the original and both copies", async (t) =>
         "EXECUTE p(60)",
       ], { args: CONTINUE });
       assert.deepEqual(sqlstates(r.stderr), ["26000"]);
-      await assertEverywhere(cluster, db, "SELECT id FROM s2.t ORDER BY id", "1\n");
+      await assertEverywhere(cluster, db, "SELECT id FROM s2.t ORDER BY id", "1\n3\n");
       await assertEverywhere(cluster, db, "SELECT id FROM public.t ORDER BY id", "2\n");
       await assertEverywhere(
         cluster,
