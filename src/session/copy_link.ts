@@ -5,7 +5,8 @@
  * in step: before a batch binds a named statement the copy lacks, it sends that statement's Parse.
  */
 
-import { encodeClose, encodeQuery, type TxStatus } from "../protocol/mod.ts";
+import { encodeQuery, type TxStatus } from "../protocol/mod.ts";
+import { StatementSync } from "./statement_sync.ts";
 import type { BackendConnection } from "../backend/mod.ts";
 import {
   type BatchOutcome,
@@ -20,8 +21,8 @@ export class CopyLink {
   readonly conn: BackendConnection;
   /** Transaction status after the last batch. */
   status: TxStatus = "idle";
-  /** Named statements this copy has, by the identity of their retained Parse message. */
-  readonly #statements = new Map<string, Uint8Array>();
+  /** Named statements this copy has. */
+  readonly #statements = new StatementSync();
   #pending: Promise<BatchOutcome> | undefined;
 
   /**
@@ -47,35 +48,12 @@ export class CopyLink {
    * @returns the messages to send, injected ones first (source -1)
    */
   withStatements(messages: readonly CopyMessage[], prepared: PreparedStatements): CopyMessage[] {
-    const out: CopyMessage[] = [];
-    const parsedHere = new Set<string>();
-    const body: CopyMessage[] = [];
-    for (const m of messages) {
-      if (m.kind === "Parse" && m.statement !== undefined) parsedHere.add(m.statement);
-      if (m.kind === "Bind" && m.statement !== undefined && !parsedHere.has(m.statement)) {
-        const s = prepared.statement(m.statement);
-        if (s && this.#statements.get(m.statement) !== s.parse) {
-          if (m.statement !== "" && this.#statements.has(m.statement)) {
-            out.push({ kind: "Close", bytes: encodeClose("S", m.statement), source: -1 });
-          }
-          out.push({ kind: "Parse", bytes: s.parse, source: -1, statement: m.statement });
-          this.#statements.set(m.statement, s.parse);
-        }
-        parsedHere.add(m.statement);
-      }
-      body.push(m);
-    }
-    for (const m of body) {
-      if (m.kind === "Parse" && m.statement !== undefined) {
-        this.#statements.set(m.statement, m.bytes);
-      }
-    }
-    return [...out, ...body];
+    return this.#statements.withStatements(messages, prepared);
   }
 
   /** Forgets every prepared statement (after DISCARD ALL or DEALLOCATE ALL ran on the copy). */
   forgetStatements(): void {
-    this.#statements.clear();
+    this.#statements.forget();
   }
 
   /**

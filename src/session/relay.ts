@@ -390,6 +390,7 @@ export class Relay {
     let rowPlan: RowPlan | undefined;
     let label = "";
     let classified: Classification | undefined;
+    let retained: Uint8Array | undefined;
     switch (code) {
       case FrontendCode.Query: {
         kind = "Query";
@@ -434,14 +435,15 @@ export class Relay {
           replacement = encodeParse(m.statement, refusalSql(refusal));
           route = "original";
           this.#logRefusal(refusal, m.sql);
-          this.#prepared.parsed(m.statement, route, frame.bytes.slice(), { refused: true });
+          retained = frame.bytes.slice();
+          this.#prepared.parsed(m.statement, route, retained, { refused: true });
         } else {
           rowPlan = planned?.plans[0];
           if (rowPlan) replacement = encodeParse(m.statement, rowPlan.originalSql, m.paramTypes);
           this.#prepared.parsed(
             m.statement,
             route,
-            frame.bytes.slice(),
+            retained = frame.bytes.slice(),
             rowPlan ? { rowPlan } : {},
           );
         }
@@ -543,7 +545,8 @@ export class Relay {
     if (gated) batch.gated = true;
     if (route === "all" && batch.label === "") batch.label = label;
     if (rowPlan || rowPlans) batch.rowBased = true;
-    const bytes = batch.route === "all" ? frame.bytes.slice() : undefined;
+    // One retained copy per Parse: its identity is how copy links know which version they have.
+    const bytes = batch.route === "all" ? (retained ?? frame.bytes.slice()) : undefined;
     const entry: BatchEntry = { kind, bytes };
     batch.entries.push({
       ...entry,
