@@ -57,6 +57,8 @@ export class Membership {
   readonly #members = new Map<string, Member>();
   readonly #stateFile: string;
   readonly #listeners = new Set<(m: Member) => void>();
+  /** Increments on every state change, so sessions notice cheaply that the write set changed. */
+  version = 0;
 
   /**
    * Creates the table; call {@link load} to restore persisted states.
@@ -159,6 +161,7 @@ export class Membership {
       throw new Error(`backend "${name}": invalid state change from ${from} to ${next.kind}`);
     }
     m.state = next;
+    this.version++;
     if ("reason" in next) m.lastError = next.reason;
     log.warning('backend "{name}" is now {state}: {reason}', {
       name,

@@ -12,6 +12,7 @@ import { CatalogCache, Classifier, initClassifier } from "../replication/mod.ts"
 import { getLogger } from "../log/mod.ts";
 import { CancelKeys } from "../session/cancel_keys.ts";
 import { ClientConnection } from "../session/client_connection.ts";
+import { RecoveryState } from "../session/journal.ts";
 import { newProxyStats, type ProxyStats, type SessionContext } from "../session/context.ts";
 import { type ClientSecurity, createClientSecurity } from "../session/security.ts";
 
@@ -38,6 +39,9 @@ export class ProxyServer implements AsyncDisposable {
   readonly #catalog = new CatalogCache();
   /** Holds new writes during PAUSE and recovery. */
   readonly writeGate: WriteGate = new WriteGate();
+  /** The journal of an online recovery, and the sessions recording into it. */
+  readonly recovery: RecoveryState = new RecoveryState();
+  #sessionIds = 0;
   readonly #security: ClientSecurity;
 
   private constructor(
@@ -140,6 +144,8 @@ export class ProxyServer implements AsyncDisposable {
       classifier: this.#classifier,
       catalog: this.#catalog,
       writeGate: this.writeGate,
+      recovery: this.recovery,
+      nextSessionId: () => ++this.#sessionIds,
       security: this.#security,
       shuttingDown: () => this.#stopping,
       admit: () => {

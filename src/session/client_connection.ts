@@ -299,6 +299,14 @@ export class ClientConnection {
       clientWriter: this.#writer,
       remote: this.#remote,
       database,
+      user: backendUser,
+      parameters,
+      id: ctx.nextSessionId(),
+      connectCopy: (name) => {
+        const target = ctx.config.copies.find((c) => c.name === name);
+        if (!target) return Promise.reject(new Error(`unknown copy "${name}"`));
+        return connect(target);
+      },
       onReady: (tx) => this.#onReady(tx),
     });
 
@@ -446,6 +454,7 @@ export class ClientConnection {
     this.#close("done");
     this.#backend?.close(); // also when it connected after a startup timeout closed the client
     this.#relayer?.releaseGate();
+    this.#relayer?.dispose();
     void this.#relayer?.closeLinks();
     if (this.#cancelKey) this.#ctx.cancelKeys.unregister(this.#cancelKey);
     if (this.#addressSlot !== undefined) this.#ctx.security.slots.release(this.#addressSlot);

@@ -8,6 +8,7 @@ import type { Config } from "../config/mod.ts";
 import type { Membership, WriteGate } from "../cluster/mod.ts";
 import type { CatalogCache, Classifier } from "../replication/mod.ts";
 import type { CancelKeys } from "./cancel_keys.ts";
+import type { RecoveryState } from "./journal.ts";
 import type { ClientSecurity } from "./security.ts";
 
 /** Process-wide counters, for logs now and the admin console and metrics later. */
@@ -57,6 +58,10 @@ export interface SessionContext {
   readonly catalog: CatalogCache;
   /** Holds new write batches during PAUSE and recovery; counts those in flight. */
   readonly writeGate: WriteGate;
+  /** The journal sessions record into while a copy is recovered online. */
+  readonly recovery: RecoveryState;
+  /** Issues process-unique session ids. */
+  nextSessionId(): number;
   /** TLS context, per-address slots and password verifiers, shared. */
   readonly security: ClientSecurity;
   /** True once shutdown began: new sessions are refused with 57P01. */

@@ -112,6 +112,27 @@ export class CopyLink {
   }
 
   /**
+   * Runs pre-encoded messages as one batch (a journal step) and waits for its outcome.
+   *
+   * @param kinds the kinds of the messages in `bytes`, in order
+   * @param bytes the messages
+   * @param timeoutMs how long the copy may take (0 = no limit)
+   * @returns the copy's outcome
+   * @throws Error when the copy failed, closed, or timed out
+   */
+  async runRaw(
+    kinds: readonly CopyMessage["kind"][],
+    bytes: Uint8Array,
+    timeoutMs: number,
+  ): Promise<BatchOutcome> {
+    const tracker = new ReplyTracker({ kinds, closed: true }, true);
+    this.#pending = this.#collect(tracker, timeoutMs);
+    this.#pending.catch(() => {});
+    await this.conn.write(bytes);
+    return await this.finish();
+  }
+
+  /**
    * Runs one simple query (used to reconcile transaction status).
    *
    * @param sql the statement

@@ -73,8 +73,11 @@ import {
   type Verdict,
 } from "../replication/mod.ts";
 import { getLogger } from "../log/mod.ts";
-import type { CopyLink } from "./copy_link.ts";
+import { CopyLink } from "./copy_link.ts";
+import type { Journal, JournalStep } from "./journal.ts";
+import { JournalLink } from "./journal_link.ts";
 import type { SessionContext } from "./context.ts";
+import type { RecoveringSession } from "./journal.ts";
 
 const log = getLogger("replication");
 const utf8 = new TextDecoder();
@@ -119,6 +122,14 @@ export interface RelayOptions {
   readonly remote: string;
   /** Database of the session (part of the catalog cache key). */
   readonly database: string;
+  /** Role of the session's backend connections. */
+  readonly user: string;
+  /** Startup parameters passed to backends. */
+  readonly parameters: ReadonlyMap<string, string>;
+  /** Session id, unique in the process. */
+  readonly id: number;
+  /** Opens a connection to a copy for this session (a copy that joined after recovery). */
+  readonly connectCopy: (name: string) => Promise<BackendConnection>;
   /** Called with each ReadyForQuery status the client receives. */
   readonly onReady: (status: TxStatus) => void;
 }
@@ -129,7 +140,7 @@ interface InFlight {
 }
 
 /** The relay of one session; see the module note. */
-export class Relay {
+export class Relay implements RecoveringSession {
   readonly #o: RelayOptions;
   readonly #inflight: InFlight[] = [];
   readonly #prepared = new PreparedStatements();
@@ -142,6 +153,13 @@ export class Relay {
   #txStatus: TxStatus = "idle";
   /** The session's last `SET search_path` (part of the catalog cache key). */
   #searchPath = "";
+  /** Membership version this session's links reflect. */
+  #membershipVersion: number;
+  /** Recorder for the journal of a recovering copy, while one is armed. */
+  #journal: JournalLink | undefined;
+  /** Session-state statements (SET ...) replayed on a copy connection that joins later. */
+  readonly #sessionState: JournalStep[] = [];
+  #hasTemporary = false;
   /** Set while the client side must wait for a wrapped write to commit. */
   #blockOn: Promise<void> | undefined;
   readonly #idleWaiters: (() => void)[] = [];
@@ -154,6 +172,8 @@ export class Relay {
   constructor(o: RelayOptions) {
     this.#o = o;
     this.#links = o.links;
+    this.#membershipVersion = o.membership.version;
+    o.ctx.recovery.add(this);
   }
 
   /** True when no batch is in flight: a graceful shutdown may close the session now. */
@@ -173,6 +193,50 @@ export class Relay {
     for (const l of this.#links) if (!m.isInSync(l.name)) void l.close();
     this.#links = this.#links.filter((l) => m.isInSync(l.name));
     return this.#links;
+  }
+
+  /**
+   * Opens links to copies that became in sync since this session started (a recovered copy):
+   * the session's state is set on the new connection first, and an open transaction is replayed
+   * into it, so the copy takes this session's next write exactly as the others do.
+   */
+  async #refreshLinks(): Promise<void> {
+    const membership = this.#o.membership;
+    this.#membershipVersion = membership.version;
+    const linked = new Set(this.#links.map((l) => l.name));
+    for (const c of this.#o.ctx.config.copies) {
+      if (!membership.isInSync(c.name) || linked.has(c.name)) continue;
+      const open = this.#txStatus !== "idle";
+      if (this.#hasTemporary || (open && !this.#journal)) {
+        membership.markStale(
+          c.name,
+          `a session (client ${this.#o.remote}) could not join it: ${
+            this.#hasTemporary
+              ? "it holds temporary objects"
+              : "its open transaction was not journaled"
+          }`,
+        );
+        continue;
+      }
+      let link: CopyLink | undefined;
+      try {
+        link = new CopyLink(await this.#o.connectCopy(c.name));
+        const timeout = this.#o.ctx.config.replication.copyTimeoutMs;
+        for (const step of this.#sessionState) await runStep(link, step, timeout);
+        if (open) {
+          await link.query("BEGIN", timeout);
+          for (const step of this.#journal!.openSteps) await runStep(link, step, timeout);
+        }
+        if (link.status !== this.#txStatus) {
+          throw new Error("transaction status differs after replay");
+        }
+        this.#links.push(link);
+        log.info('client {remote} joined copy "{copy}"', { remote: this.#o.remote, copy: c.name });
+      } catch (e: unknown) {
+        link?.conn.close();
+        membership.markStale(c.name, `a session could not join it: ${errorText(e)}`);
+      }
+    }
   }
 
   /** Marks a batch that passed the write gate as finished. */
@@ -360,6 +424,7 @@ export class Relay {
 
   /** Sends COPY data to every copy in the write set; a copy that fails is marked stale. */
   async #copyWrite(bytes: Uint8Array): Promise<void> {
+    this.#journal?.streamData(bytes);
     await Promise.all(
       this.#writeSet().map(async (l) => {
         try {
@@ -512,6 +577,10 @@ export class Relay {
       const gate = this.#o.ctx.writeGate;
       if (gate.paused) await flush();
       await gate.enter();
+      if (this.#o.membership.version !== this.#membershipVersion) {
+        await flush();
+        await this.#refreshLinks();
+      }
     }
     if (stmts.some(releasesLocks)) {
       await flush();
@@ -914,7 +983,8 @@ export class Relay {
   }
 
   #needsReconcile(status: TxStatus): boolean {
-    return this.#links.some((l) => l.status !== status);
+    return this.#links.some((l) => l.status !== status) ||
+      (this.#journal !== undefined && this.#journal.status !== status);
   }
 
   /** Starts a COPY FROM STDIN on every copy: they get the batch so far, then the data stream. */
@@ -934,6 +1004,7 @@ export class Relay {
       }),
     );
     void timeout;
+    this.#journal?.beginStream(messages, this.#prepared);
     this.#copyBatch = batch;
     batch.copyIn = true;
   }
@@ -941,7 +1012,6 @@ export class Relay {
   /** Runs a finished batch on the copies (or brings them to the original's status). */
   async #runOnCopies(batch: Batch, original: BatchOutcome): Promise<void> {
     const links = this.#writeSet();
-    if (links.length === 0) return;
     const timeout = this.#o.ctx.config.replication.copyTimeoutMs;
     await Promise.all(links.map(async (link) => {
       try {
@@ -951,6 +1021,97 @@ export class Relay {
       }
     }));
     if (this.#copyBatch === batch) this.#copyBatch = undefined;
+    this.#record(batch, original);
+  }
+
+  /** Records a finished batch for the journal of a recovering copy, as a copy would run it. */
+  #record(batch: Batch, original: BatchOutcome): void {
+    if (!original.error && batch.route === "all") {
+      const session = batch.entries.every((e) =>
+        e.kind !== "Query" || (e.statements ?? []).every((st) => st.class === "session")
+      );
+      if (session && batch.entries.some((e) => e.kind === "Query")) {
+        // SET and friends: replayed first on a connection that joins this session later.
+        for (const m of copyMessages(batch.entries)) {
+          this.#sessionState.push({ kind: "messages", kinds: [m.kind], bytes: m.bytes });
+        }
+        if (this.#sessionState.length > 200) this.#sessionState.splice(0, 100);
+      }
+      if (batch.entries.some((e) => e.statements?.some((st) => st.temporary))) {
+        this.#hasTemporary = true;
+      }
+    }
+    const jl = this.#journal;
+    if (!jl) return;
+    if (batch.copyStarted) {
+      const tail = batch.copyFailed
+        ? undefined
+        : original.error
+        ? encodeCopyFail("the original server rejected this COPY")
+        : COPY_DONE;
+      jl.endStream(tail, copyMessages(batch.entries.slice(batch.copyEntries)));
+    } else if (original.error) {
+      if (batch.route === "all") {
+        jl.messages(
+          mirrorFailedBatch(
+            batch.entries,
+            original.error.entryIndex,
+            original.error.statementsDone,
+          ),
+          this.#prepared,
+        );
+      }
+    } else if (batch.route === "all") {
+      jl.messages(copyMessages(batch.entries), this.#prepared);
+    }
+    if (jl.status !== original.status || original.error) jl.reconcile(original.status);
+    jl.endBatch(original.status);
+    if (jl.journal.closed && jl.status === "idle") this.#journal = undefined;
+  }
+
+  // ---- recovery (RecoveringSession) ---------------------------------------------------------
+
+  /** Session id (for the journal). */
+  get id(): number {
+    return this.#o.id;
+  }
+
+  /**
+   * Whether a unit that began before the journal was armed is still open.
+   *
+   * @returns true while such a unit is open
+   */
+  unitFromBeforeArm(): boolean {
+    return this.#journal?.fromBeforeArm ?? false;
+  }
+
+  /**
+   * Whether the session created temporary objects (a new copy connection could not have them).
+   *
+   * @returns true when it did
+   */
+  hasTemporaryObjects(): boolean {
+    return this.#hasTemporary;
+  }
+
+  /**
+   * Starts recording this session's units into an armed journal.
+   *
+   * @param journal the journal
+   */
+  arm(journal: Journal): void {
+    this.#journal = new JournalLink(journal, this.#o.id, this.#txStatus, this.#inflight.length > 0);
+    journal.register(this.#o.id, {
+      user: this.#o.user,
+      database: this.#o.database,
+      parameters: this.#o.parameters,
+      state: [...this.#sessionState],
+    });
+  }
+
+  /** Leaves the recovery state (the session ends). */
+  dispose(): void {
+    this.#o.ctx.recovery.remove(this);
   }
 
   async #runOnCopy(
@@ -1160,6 +1321,20 @@ function replacementIsRefusal(
 
 function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
+}
+
+/** Runs one journal step on a copy link. */
+async function runStep(link: CopyLink, step: JournalStep, timeout: number): Promise<void> {
+  if (step.kind === "messages") {
+    await link.runRaw(step.kinds, step.bytes, timeout);
+    return;
+  }
+  for (let i = 0; i < 3; i++) {
+    const next = reconcileStep(step.status, link.status);
+    if (next === undefined) return;
+    if (next === "diverged") throw new Error(`cannot reach status ${step.status}`);
+    await link.query(next.sql, timeout);
+  }
 }
 
 function isCopyMessage(code: number): boolean {
