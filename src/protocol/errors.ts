@@ -74,14 +74,17 @@ export class PgError extends Error {
    * @returns the encoded message, owned by the caller
    */
   encode(): Uint8Array<ArrayBuffer> {
+    // Messages may quote what a client sent (a SCRAM attribute, a name); a NUL in it would end
+    // the field early, so it is shown escaped rather than refused (encoding must never fail).
+    const clean = (text: string) => text.replaceAll("\0", "\\0");
     const fields: [string, string][] = [
       ["S", this.severity],
       ["V", this.severity],
       ["C", this.code],
-      ["M", this.message],
+      ["M", clean(this.message)],
     ];
-    if (this.detail !== undefined) fields.push(["D", this.detail]);
-    if (this.hint !== undefined) fields.push(["H", this.hint]);
+    if (this.detail !== undefined) fields.push(["D", clean(this.detail)]);
+    if (this.hint !== undefined) fields.push(["H", clean(this.hint)]);
     return encodeFieldMessage(ERROR_RESPONSE, fields);
   }
 

@@ -118,7 +118,14 @@ export class ClientConnection {
         await this.#relay();
       }
     } catch (e: unknown) {
-      await this.#fail(e);
+      // run() must never reject: the listener does not wait for it, and an unhandled rejection
+      // would end the whole process.
+      await this.#fail(e).catch((f: unknown) => {
+        log.error("internal error reporting to client {remote}: {error}", {
+          remote: this.#remote,
+          error: f instanceof Error ? (f.stack ?? f.message) : String(f),
+        });
+      });
     } finally {
       clearTimeout(this.#startupTimer);
       this.#finish();

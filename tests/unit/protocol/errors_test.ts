@@ -75,3 +75,12 @@ Deno.test("toClientError: maps anything else to XX000 without leaking its messag
   assert.equal(e.cause, cause);
   assert.equal(toClientError("a string").code, "XX000");
 });
+
+Deno.test("PgError: encodes a message quoting a NUL from a client instead of throwing", () => {
+  const e = new PgError("FATAL", "08P01", 'unsupported SCRAM channel-binding type "a\0b"', {
+    detail: "x\0y",
+  });
+  const text = new TextDecoder().decode(e.encode());
+  assert.match(text, /Munsupported SCRAM channel-binding type "a\\0b"\0/);
+  assert.match(text, /Dx\\0y\0/);
+});
