@@ -13,6 +13,7 @@ import { getLogger } from "../log/mod.ts";
 import { CancelKeys } from "../session/cancel_keys.ts";
 import { ClientConnection } from "../session/client_connection.ts";
 import { RecoveryState } from "../session/journal.ts";
+import { recoverCopy, type RecoveryProgress } from "../recovery/mod.ts";
 import { newProxyStats, type ProxyStats, type SessionContext } from "../session/context.ts";
 import { type ClientSecurity, createClientSecurity } from "../session/security.ts";
 
@@ -198,6 +199,33 @@ export class ProxyServer implements AsyncDisposable {
     }
     log.info("shutdown complete");
   }
+
+  /**
+   * Recovers a stale copy online (RECOVER in the admin console, `usogres recover`).
+   *
+   * @param name the copy
+   * @param onProgress receives progress updates
+   * @returns when the copy is in sync
+   * @throws Error when it cannot be recovered (it stays stale)
+   */
+  recover(name: string, onProgress?: (p: RecoveryProgress) => void): Promise<void> {
+    return recoverCopy(
+      {
+        config: this.config,
+        membership: this.membership,
+        writeGate: this.writeGate,
+        recovery: this.recovery,
+      },
+      name,
+      (p) => {
+        this.recoveryProgress = { ...p };
+        onProgress?.(p);
+      },
+    );
+  }
+
+  /** Progress of the last recovery started, for SHOW BACKENDS and metrics. */
+  recoveryProgress: RecoveryProgress | undefined;
 
   /** Closes every client connection at once (a second SIGINT/SIGTERM). */
   kill(): void {
