@@ -27,8 +27,8 @@ export type MemberRole = "original" | "copy";
 export interface Member {
   /** Configured name. */
   readonly name: string;
-  /** Role. */
-  readonly role: MemberRole;
+  /** Role (changes when a copy is promoted). */
+  role: MemberRole;
   /** Current state. */
   state: MemberState;
   /** Batches this copy applied in step with the original. */
@@ -49,8 +49,11 @@ const EDGES: Readonly<Record<MemberState["kind"], readonly MemberState["kind"][]
   recovering: ["inSync", "stale", "down"],
 };
 
-/** Persisted form: name -> state. */
-type StateFile = Record<string, MemberState>;
+/** Persisted form: which backend is the original, and every backend's state. */
+interface StateFile {
+  readonly original: string;
+  readonly backends: Record<string, MemberState>;
+}
 
 /** Process-wide backend states. */
 export class Membership {
@@ -88,10 +91,16 @@ export class Membership {
       if (e instanceof Deno.errors.NotFound) return;
       throw e;
     }
-    const saved = JSON.parse(text) as StateFile;
-    for (const [name, state] of Object.entries(saved)) {
+    const parsed = JSON.parse(text) as Partial<StateFile> & Record<string, unknown>;
+    // Files written before promotion existed are a flat name -> state map.
+    const backends = (parsed.backends ?? parsed) as Record<string, MemberState>;
+    if (typeof parsed.original === "string" && this.#members.has(parsed.original)) {
+      this.#setOriginal(parsed.original);
+    }
+    for (const [name, state] of Object.entries(backends)) {
       const m = this.#members.get(name);
-      if (!m || m.role === "original" || state.kind === "inSync") continue;
+      if (!m || typeof state !== "object" || state === null || !("kind" in state)) continue;
+      if (m.role === "original" || state.kind === "inSync") continue;
       // A recovery interrupted by a restart did not finish: the copy is stale.
       m.state = state.kind === "recovering"
         ? { kind: "stale", reason: "recovery interrupted by a restart", since: state.since }
@@ -184,10 +193,52 @@ export class Membership {
     return this.transition(name, { kind: "stale", reason, since: new Date().toISOString() });
   }
 
+  /** Name of the backend that is the original now (a promoted copy after failover). */
+  get original(): string {
+    for (const m of this.#members.values()) if (m.role === "original") return m.name;
+    throw new Error("no original backend");
+  }
+
+  #setOriginal(name: string): void {
+    for (const m of this.#members.values()) m.role = m.name === name ? "original" : "copy";
+  }
+
+  /**
+   * Makes an in-sync copy the original (PROMOTE, failover); the old original becomes stale.
+   *
+   * @param name the copy
+   * @param reason why, for logs and the old original's state
+   * @throws Error when the copy is unknown, is the original already, or is not in sync
+   */
+  promote(name: string, reason: string): void {
+    const m = this.get(name);
+    if (m.role === "original") throw new Error(`backend "${name}" is the original already`);
+    if (m.state.kind !== "inSync") {
+      throw new Error(`copy "${name}" is ${m.state.kind}: only an in-sync copy can be promoted`);
+    }
+    const old = this.get(this.original);
+    this.#setOriginal(name);
+    old.state = {
+      kind: "stale",
+      reason: `replaced by "${name}": ${reason}`,
+      since: new Date().toISOString(),
+    };
+    old.lastError = old.state.reason;
+    this.version++;
+    log.warning('backend "{name}" is now the original ({reason}); "{old}" is stale', {
+      name,
+      reason,
+      old: old.name,
+    });
+    this.#persist();
+    for (const fn of this.#listeners) fn(m);
+  }
+
   #persist(): void {
     if (this.#stateFile === "") return;
-    const out: StateFile = {};
-    for (const m of this.#members.values()) out[m.name] = m.state;
+    const backends: Record<string, MemberState> = {};
+    for (const m of this.#members.values()) backends[m.name] = m.state;
+    const out: StateFile = { original: this.original, backends };
     try {
       // Synchronous on purpose: the state must be on disk before any further write is routed.
       const tmp = `${this.#stateFile}.tmp`;

@@ -22,7 +22,8 @@ const log = getLogger("server");
 /** A running usogres listener. */
 export class ProxyServer implements AsyncDisposable {
   /** The configuration it runs with. */
-  readonly config: Config;
+  /** The configuration in force; its original and copies swap when a copy is promoted. */
+  config: Config;
   /** Process-wide counters. */
   readonly stats: ProxyStats = newProxyStats();
   readonly #listener: Deno.TcpListener;
@@ -85,6 +86,10 @@ export class ProxyServer implements AsyncDisposable {
       config.replication.stateFile,
     );
     await membership.load();
+    if (membership.original !== config.original.name) {
+      // An earlier run promoted a copy: it stays the original.
+      config = withOriginal(config, membership.original);
+    }
     const security = await createClientSecurity(config, passwordSource(config));
     const listener = Deno.listen({ hostname: config.listen.host, port: config.listen.port });
     const server = new ProxyServer(config, listener, membership, classifier, security);
@@ -137,8 +142,12 @@ export class ProxyServer implements AsyncDisposable {
 
   #context(): SessionContext {
     const config = this.config;
+    // A getter, so sessions see the current original and copies after a PROMOTE.
+    const current = (): Config => this.config;
     return {
-      config,
+      get config(): Config {
+        return current();
+      },
       cancelKeys: this.#cancelKeys,
       stats: this.stats,
       membership: this.membership,
@@ -159,6 +168,26 @@ export class ProxyServer implements AsyncDisposable {
       },
       passwordFor: passwordSource(config),
     };
+  }
+
+  /**
+   * Makes an in-sync copy the original (PROMOTE, failover). The old original becomes a stale copy
+   * (recoverable like any other); new sessions go to the new original, and existing sessions are
+   * closed at their next idle moment (57P01) so their clients reconnect to it.
+   *
+   * @param name the copy to promote
+   * @param reason why, for logs
+   * @throws Error when the copy is unknown or not in sync
+   */
+  promote(name: string, reason: string): void {
+    this.membership.promote(name, reason);
+    this.config = withOriginal(this.config, name);
+    log.warning('promoted "{name}" to original ({reason}); closing {n} session(s) at idle', {
+      name,
+      reason,
+      n: this.#sessions.size,
+    });
+    for (const session of this.#sessions) session.requestShutdown();
   }
 
   /**
@@ -255,4 +284,22 @@ function passwordSource(
       database,
       user,
     });
+}
+
+/**
+ * The configuration with another backend as the original (the old original becomes a copy).
+ *
+ * @param config the configuration
+ * @param name the backend to make the original
+ * @returns the new configuration
+ */
+export function withOriginal(config: Config, name: string): Config {
+  if (config.original.name === name) return config;
+  const promoted = config.copies.find((c) => c.name === name);
+  if (!promoted) throw new Error(`unknown copy "${name}"`);
+  return {
+    ...config,
+    original: promoted,
+    copies: [...config.copies.filter((c) => c.name !== name), config.original],
+  };
 }
