@@ -20,6 +20,7 @@ import { CancelKeys } from "../../../src/session/cancel_keys.ts";
 import { ClientConnection } from "../../../src/session/client_connection.ts";
 import { newProxyStats, type SessionContext } from "../../../src/session/context.ts";
 import { createClientSecurity } from "../../../src/session/security.ts";
+import { RecoveryState } from "../../../src/session/journal.ts";
 import { captures, fuzzCases, fuzzSeed, mutate, Rng } from "./_fuzz.ts";
 
 const FIXTURES = new URL("../../fixtures/tls/", import.meta.url).pathname;
@@ -100,6 +101,8 @@ async function presets(): Promise<Preset[]> {
   ];
 }
 
+let sessionIds = 0;
+
 async function contextFor(config: Config): Promise<SessionContext> {
   const security = await createClientSecurity(config, () => Promise.resolve(undefined));
   return {
@@ -111,6 +114,8 @@ async function contextFor(config: Config): Promise<SessionContext> {
     catalog: new CatalogCache(),
     security,
     writeGate: new WriteGate(),
+    recovery: new RecoveryState(),
+    nextSessionId: () => ++sessionIds,
     shuttingDown: () => false,
     admit: () => true,
     release: () => {},
