@@ -32,10 +32,36 @@ export interface LoggingOptions {
   readonly stderr: boolean;
 }
 
+/**
+ * Hides passwords in text about to be logged: the literal of `PASSWORD '...'` in SQL (`CREATE
+ * ROLE`, `ALTER ROLE ... ENCRYPTED PASSWORD`, `ALTER USER MAPPING ... OPTIONS (password '...')`),
+ * `password=...` in connection strings, and the password of a `scheme://user:password@` URL.
+ * Statements are logged when a copy diverges or a statement is refused; the passwords in them
+ * must not end up in a log file.
+ *
+ * @example
+ * ```ts
+ * console.assert(redactSecrets("ALTER ROLE a PASSWORD 'x'") === "ALTER ROLE a PASSWORD '********'");
+ * ```
+ *
+ * @param text what would be logged
+ * @returns the same text with every password replaced by `********`
+ */
+export function redactSecrets(text: string): string {
+  return text
+    .replace(
+      /(\bpassword\s*(?:=\s*)?)([eE]'(?:[^'\\]|\\.|'')*'|'(?:[^']|'')*')/gi,
+      (_m, key: string, lit: string) => `${key}${/^[eE]/.test(lit) ? "E" : ""}'********'`,
+    )
+    .replace(/(\bpassword\s+)(\$[A-Za-z_]*\$)[\s\S]*?\2/gi, "$1$2********$2")
+    .replace(/(\bpassword\s*=\s*)([^\s'"][^\s]*)/gi, "$1********")
+    .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)([^@\s]*)(@)/gi, "$1********$3");
+}
+
 const formatter = getTextFormatter({
   timestamp: "date-time-tz",
   level: "FULL",
-  value: (v: unknown) => (typeof v === "string" ? v : Deno.inspect(v)),
+  value: (v: unknown) => redactSecrets(typeof v === "string" ? v : Deno.inspect(v)),
 });
 const encoder = new TextEncoder();
 
