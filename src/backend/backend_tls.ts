@@ -24,6 +24,7 @@ import {
   readPemCertificates,
   TlsStream,
   verifyCertificateIssuer,
+  watchHandshake,
 } from "./tls_stream.ts";
 
 /** What a backend connection reads and writes: a plain socket, or one of the TLS streams. */
@@ -87,24 +88,13 @@ export async function negotiateBackendTls(
       ...(rootCert === undefined ? {} : { caCerts: [rootCert] }),
     });
   }
+  const duplex = connDuplex(conn, undefined);
   const socket = tlsConnect({
-    socket: connDuplex(conn, undefined),
+    socket: duplex,
     rejectUnauthorized: false,
     ...(isIpAddress(settings.host) ? {} : { servername: settings.host }),
   });
-  await new Promise<void>((resolve, reject) => {
-    const fail = (e: unknown) => {
-      socket.destroy();
-      reject(e instanceof Error ? e : new Error("server closed the connection during TLS"));
-    };
-    socket.once("secureConnect", () => {
-      socket.off("error", fail);
-      socket.off("close", fail);
-      resolve();
-    });
-    socket.once("error", fail);
-    socket.once("close", fail);
-  });
+  await watchHandshake(socket, duplex, "secureConnect").done;
   if (mode === "verify-ca") {
     if (rootCert === undefined) {
       socket.destroy();

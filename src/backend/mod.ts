@@ -14,7 +14,9 @@ export { type ByteSink, SocketWriter } from "./socket_writer.ts";
 export {
   connDuplex,
   readPemCertificates,
+  type TlsHandshake,
   TlsStream,
   verifyCertificateIssuer,
+  watchHandshake,
 } from "./tls_stream.ts";
 export { simpleQuery, SimpleQueryError, type SimpleQueryResult } from "./simple_query.ts";

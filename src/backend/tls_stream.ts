@@ -28,11 +28,18 @@ const READ_CHUNK = 16 * 1024;
 export function connDuplex(conn: Deno.Conn, initial: Uint8Array | undefined): Duplex {
   let pending = initial !== undefined && initial.length > 0 ? initial : undefined;
   let reading = false;
+  let first = true;
   const duplex: Duplex = new Duplex({
     read(): void {
       if (reading) return;
       reading = true;
       void (async () => {
+        // Let the TLSSocket finish starting (it does so on a later tick) before any byte, or the
+        // end of the stream, reaches it.
+        if (first) {
+          first = false;
+          await new Promise((resolve) => setTimeout(resolve, 0));
+        }
         for (;;) {
           let chunk: Uint8Array;
           if (pending !== undefined) {
@@ -211,4 +218,69 @@ export function verifyCertificateIssuer(
 export function readPemCertificates(text: string): X509Certificate[] {
   const blocks = text.match(/-----BEGIN CERTIFICATE-----[^-]+-----END CERTIFICATE-----/g) ?? [];
   return blocks.map((pem) => new X509Certificate(pem));
+}
+
+/** A handshake in progress: {@link TlsHandshake.done} settles exactly once. */
+export interface TlsHandshake {
+  /** Resolves when the handshake completed; rejects when it failed or was aborted. */
+  readonly done: Promise<void>;
+  /**
+   * Fails the handshake now (the socket is being closed).
+   *
+   * @param reason why, for the rejection
+   */
+  abort(reason: string): void;
+}
+
+/**
+ * Watches a TLS handshake over {@link connDuplex}: it succeeds on `event`, and fails on an error or
+ * close of the TLS socket, or when the plain stream under it ends first (a client that closes
+ * mid-handshake: Deno's `TLSSocket` then emits nothing, and the handshake would wait forever).
+ * On failure the socket is destroyed on the next macrotask, never synchronously: Deno's
+ * `TLSSocket` starts itself on a later tick and throws, uncaught, when it was destroyed before.
+ *
+ * @param socket the TLS socket, just created
+ * @param duplex the stream it runs over
+ * @param event `secure` (server side) or `secureConnect` (client side)
+ * @returns the handshake
+ */
+export function watchHandshake(
+  socket: TLSSocket,
+  duplex: Duplex,
+  event: "secure" | "secureConnect",
+): TlsHandshake {
+  let settle: ((e?: Error) => void) | undefined;
+  const done = new Promise<void>((resolve, reject) => {
+    const cleanup = () => {
+      socket.off(event, ok);
+      socket.off("error", fail);
+      socket.off("close", closed);
+      duplex.off("end", closed);
+      duplex.off("error", fail);
+      duplex.off("close", closed);
+    };
+    settle = (e?: Error) => {
+      settle = undefined;
+      cleanup();
+      if (e === undefined) {
+        resolve();
+        return;
+      }
+      // Errors after this point have a listener, so they cannot go uncaught either.
+      socket.on("error", () => {});
+      duplex.on("error", () => {});
+      setTimeout(() => socket.destroy(), 0);
+      reject(e);
+    };
+    const ok = () => settle?.();
+    const fail = (e: unknown) => settle?.(e instanceof Error ? e : new Error(String(e)));
+    const closed = () => settle?.(new Error("the connection closed during the TLS handshake"));
+    socket.once(event, ok);
+    socket.once("error", fail);
+    socket.once("close", closed);
+    duplex.once("end", closed);
+    duplex.once("error", fail);
+    duplex.once("close", closed);
+  });
+  return { done, abort: (reason) => settle?.(new Error(reason)) };
 }

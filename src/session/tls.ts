@@ -20,8 +20,10 @@ import {
   type ByteSink,
   connDuplex,
   readPemCertificates,
+  type TlsHandshake,
   TlsStream,
   verifyCertificateIssuer,
+  watchHandshake,
 } from "../backend/mod.ts";
 import type { ByteSource } from "../protocol/mod.ts";
 
@@ -181,6 +183,7 @@ export class ClientSocket implements ByteSource, ByteSink {
   #tls: TlsStream | undefined;
   #session: TlsSession | undefined;
   #pushback: Uint8Array | undefined;
+  #handshake: TlsHandshake | undefined;
   #closed = false;
   /** Called whenever bytes arrive from the client (the idle timers listen). */
   onData: (() => void) | undefined;
@@ -239,6 +242,7 @@ export class ClientSocket implements ByteSource, ByteSink {
   close(): void {
     if (this.#closed) return;
     this.#closed = true;
+    this.#handshake?.abort("the connection was closed during the TLS handshake");
     if (this.#tls !== undefined) this.#tls.close();
     try {
       this.#conn.close();
@@ -274,26 +278,21 @@ export class ClientSocket implements ByteSource, ByteSink {
   async upgrade(server: TlsServer, direct: boolean): Promise<TlsSession> {
     const initial = this.#pushback;
     this.#pushback = undefined;
-    const socket = new TLSSocket(connDuplex(this.#conn, initial), {
+    const duplex = connDuplex(this.#conn, initial);
+    const socket = new TLSSocket(duplex, {
       isServer: true,
       secureContext: server.secureContext,
       requestCert: server.requestCert,
       rejectUnauthorized: false,
       ALPNProtocols: [PG_ALPN_PROTOCOL],
     });
-    await new Promise<void>((resolve, reject) => {
-      const fail = (e: unknown) => {
-        socket.destroy();
-        reject(e instanceof Error ? e : new Error("TLS connection closed during the handshake"));
-      };
-      socket.once("secure", () => {
-        socket.off("error", fail);
-        socket.off("close", fail);
-        resolve();
-      });
-      socket.once("error", fail);
-      socket.once("close", fail);
-    });
+    const handshake = watchHandshake(socket, duplex, "secure");
+    this.#handshake = handshake;
+    try {
+      await handshake.done;
+    } finally {
+      this.#handshake = undefined;
+    }
     this.#tls = new TlsStream(socket);
     const alpn = socket.alpnProtocol;
     let clientCommonName: string | undefined;
