@@ -58,3 +58,59 @@ Deno.test("loadTlsServer: disabled is undefined; files load; a missing file is n
     /could not load server certificate file "\/nonexistent.crt"/,
   );
 });
+
+/** An in-memory socket: hands out `data` once, then EOF (or nothing, while `hold`). */
+class MemoryConn {
+  closed = false;
+  readonly remoteAddr = { transport: "tcp", hostname: "192.0.2.1", port: 1 };
+  #sent = false;
+  #release: (() => void) | undefined;
+  constructor(readonly data: Uint8Array, readonly hold = false) {}
+  async read(p: Uint8Array): Promise<number | null> {
+    if (!this.#sent && this.data.length > 0) {
+      this.#sent = true;
+      p.set(this.data);
+      return this.data.length;
+    }
+    if (this.hold && !this.closed) await new Promise<void>((r) => (this.#release = r));
+    return null;
+  }
+  write(p: Uint8Array): Promise<number> {
+    return Promise.resolve(p.length);
+  }
+  closeWrite(): Promise<void> {
+    return Promise.resolve();
+  }
+  close(): void {
+    this.closed = true;
+    this.#release?.();
+  }
+}
+
+Deno.test({
+  name: "ClientSocket.upgrade: fails, never hangs, when the client ends or the session closes",
+  sanitizeOps: false,
+  sanitizeResources: false,
+  async fn() {
+    const { ClientSocket } = await import("../../../src/session/tls.ts");
+    const server = (await loadTlsServer({
+      mode: "allow",
+      certFile: `${FIXTURES}server.crt`,
+      keyFile: `${FIXTURES}server.key`,
+      caFile: "",
+      minVersion: "TLSv1.2",
+    }))!;
+    for (
+      const data of [new Uint8Array(0), new Uint8Array([0x16, 3, 1, 0, 5, 1]), new Uint8Array(40)]
+    ) {
+      const socket = new ClientSocket(new MemoryConn(data) as unknown as Deno.Conn);
+      await assert.rejects(socket.upgrade(server, false));
+      socket.close();
+    }
+    const held = new ClientSocket(new MemoryConn(new Uint8Array(0), true) as unknown as Deno.Conn);
+    const pending = held.upgrade(server, false);
+    setTimeout(() => held.close(), 20);
+    await assert.rejects(pending, /closed during the TLS handshake/);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  },
+});
