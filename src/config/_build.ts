@@ -270,6 +270,8 @@ export function buildLoaded(file: ParsedFile, flags: ParsedFile, ctx: BuildConte
       password: str("backend.password"),
       passfile,
       connectTimeoutMs: Math.round(num("backend.connect_timeout") * 1000),
+      poolSize: num("backend.pool_size"),
+      poolIdleTimeoutMs: Math.round(num("backend.pool_idle_timeout") * 1000),
     },
     log: {
       dir: logDir,
@@ -287,6 +289,9 @@ export function buildLoaded(file: ParsedFile, flags: ParsedFile, ctx: BuildConte
         "replication.unknown_functions",
       ) as ReplicationConfig["unknownFunctions"],
       deterministicFunctions: names("replication.deterministic_functions"),
+      failover: str("replication.failover") as ReplicationConfig["failover"],
+      autoRecover: (values.get("replication.auto_recover") ??
+        defaultOf("replication.auto_recover")) as boolean,
     },
     tls,
     auth,

@@ -130,6 +130,16 @@ export const SECTIONS: Readonly<Record<string, Readonly<Record<string, Setting>>
       default: 10,
       description: "seconds to connect and authenticate to a backend",
     },
+    pool_size: {
+      kind: { type: "integer", min: 0, max: 10000 },
+      default: 10,
+      description: "idle server connection sets kept per user, database and parameters (0: none)",
+    },
+    pool_idle_timeout: {
+      kind: { type: "seconds", min: 0.001, max: 86400 },
+      default: 60,
+      description: "seconds an idle pooled server connection is kept",
+    },
   },
   tls: {
     mode: {
@@ -226,6 +236,16 @@ export const SECTIONS: Readonly<Record<string, Readonly<Record<string, Setting>>
       kind: { type: "functions" },
       default: [],
       description: "user functions trusted to be deterministic and side-effect free",
+    },
+    failover: {
+      kind: { type: "enum", values: ["manual", "auto"] },
+      default: "manual",
+      description: "manual: PROMOTE only; auto: promote an in-sync copy when the original is down",
+    },
+    auto_recover: {
+      kind: { type: "boolean" },
+      default: false,
+      description: "recover a stale copy online as soon as it is reachable",
     },
   },
 };

@@ -86,7 +86,11 @@ export function defaultConfig(
   });
   put("original", partial.original, {});
   (partial.copies ?? []).forEach((c, i) => put(`copy.${i}`, c, {}));
-  put("backend", partial.backendAuth, { connectTimeoutMs: "connect_timeout" });
+  put("backend", partial.backendAuth, {
+    connectTimeoutMs: "connect_timeout",
+    poolSize: "pool_size",
+    poolIdleTimeoutMs: "pool_idle_timeout",
+  });
   put("log", partial.log, {});
   put("replication", partial.replication, {
     loadBalance: "load_balance",
@@ -96,6 +100,7 @@ export function defaultConfig(
     copyTimeoutMs: "copy_timeout",
     unknownFunctions: "unknown_functions",
     deterministicFunctions: "deterministic_functions",
+    autoRecover: "auto_recover",
   });
   put("tls", partial.tls, {
     certFile: "cert_file",

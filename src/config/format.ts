@@ -71,6 +71,8 @@ export function formatEffectiveConfig(loaded: LoadedConfig): string {
       password: config.backendAuth.password === "" ? "" : "********",
       passfile: config.backendAuth.passfile,
       connect_timeout: seconds(config.backendAuth.connectTimeoutMs),
+      pool_size: config.backendAuth.poolSize,
+      pool_idle_timeout: seconds(config.backendAuth.poolIdleTimeoutMs),
     },
     log: { ...config.log },
     replication: {
@@ -81,6 +83,8 @@ export function formatEffectiveConfig(loaded: LoadedConfig): string {
       copy_timeout: seconds(config.replication.copyTimeoutMs),
       unknown_functions: config.replication.unknownFunctions,
       deterministic_functions: config.replication.deterministicFunctions,
+      failover: config.replication.failover,
+      auto_recover: config.replication.autoRecover,
     },
     tls: {
       mode: config.tls.mode,

@@ -105,6 +105,10 @@ export interface BackendAuthConfig {
   readonly passfile: string;
   /** Milliseconds to wait for a backend connection and its authentication. */
   readonly connectTimeoutMs: number;
+  /** Idle server connection sets kept per user, database and startup parameters (0: no pool). */
+  readonly poolSize: number;
+  /** Milliseconds an idle pooled connection set is kept. */
+  readonly poolIdleTimeoutMs: number;
 }
 
 /** Logging settings. */
@@ -133,6 +137,10 @@ export interface ReplicationConfig {
   readonly unknownFunctions: "refuse" | "mark_stale" | "trust";
   /** User functions trusted to be deterministic and side-effect free (lower-case, optionally schema-qualified): writes calling them are replicated as their text. */
   readonly deterministicFunctions: readonly string[];
+  /** "manual": only PROMOTE changes the original; "auto": an in-sync copy is promoted when health checks find the original down. */
+  readonly failover: "manual" | "auto";
+  /** Recover a stale copy online as soon as health checks find it reachable. */
+  readonly autoRecover: boolean;
 }
 
 /** The whole effective configuration. */

@@ -40,7 +40,14 @@ Deno.test("defaultConfig: fills in every default around the given servers", () =
       sslmode: "prefer",
       sslrootcert: "",
     }],
-    backendAuth: { user: "", password: "", passfile: "/home/u/.pgpass", connectTimeoutMs: 10_000 },
+    backendAuth: {
+      user: "",
+      password: "",
+      passfile: "/home/u/.pgpass",
+      connectTimeoutMs: 10_000,
+      poolSize: 10,
+      poolIdleTimeoutMs: 60_000,
+    },
     log: { dir: "/home/u/.usogres-log", level: "info", stderr: true },
     replication: {
       loadBalance: false,
@@ -50,6 +57,8 @@ Deno.test("defaultConfig: fills in every default around the given servers", () =
       copyTimeoutMs: 30_000,
       unknownFunctions: "refuse",
       deterministicFunctions: [],
+      failover: "manual",
+      autoRecover: false,
     },
     tls: { mode: "disable", certFile: "", keyFile: "", caFile: "", minVersion: "TLSv1.2" },
     auth: {

@@ -45,6 +45,8 @@ Deno.test("replication config: defaults to no balancing, no lists, 30 s and a st
     copyTimeoutMs: 30_000,
     unknownFunctions: "refuse",
     deterministicFunctions: [],
+    failover: "manual",
+    autoRecover: false,
   });
   for (
     const leaf of [
@@ -76,6 +78,8 @@ Deno.test("replication config: reads every key, lower-cases function names and e
     copyTimeoutMs: 2500,
     unknownFunctions: "mark_stale",
     deterministicFunctions: ["app.slug", "tax"],
+    failover: "manual",
+    autoRecover: false,
   });
   assert.deepEqual(sources.get("replication.unknown_functions"), {
     kind: "file",
@@ -269,6 +273,8 @@ Deno.test("defaultConfig: takes replication settings in Config's units and check
       copyTimeoutMs: 1500,
       unknownFunctions: "trust",
       deterministicFunctions: ["S.F"],
+      failover: "manual",
+      autoRecover: false,
     },
   }, { env: {} });
   assert.deepEqual(config.replication, {
@@ -279,6 +285,8 @@ Deno.test("defaultConfig: takes replication settings in Config's units and check
     copyTimeoutMs: 1500,
     unknownFunctions: "trust",
     deterministicFunctions: ["s.f"],
+    failover: "manual",
+    autoRecover: false,
   });
   assert.equal(
     defaultConfig({ original: { host: "db" }, log: { dir: "" } }, { env: {} }).replication
