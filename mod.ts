@@ -18,16 +18,21 @@
  */
 
 export {
+  type AuthConfig,
+  type AuthMethod,
   type BackendAuthConfig,
   type BackendConfig,
   type Config,
   ConfigError,
   defaultConfig,
   formatEffectiveConfig,
+  type HbaRule,
   type ListenConfig,
   loadConfig,
   type LoadedConfig,
   type LogConfig,
+  type SslMode,
+  type TlsConfig,
   type ValueSource,
 } from "./src/config/mod.ts";
 export { ProxyServer } from "./src/server/proxy_server.ts";
