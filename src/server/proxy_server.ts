@@ -13,6 +13,7 @@ import { getLogger } from "../log/mod.ts";
 import { CancelKeys } from "../session/cancel_keys.ts";
 import { ClientConnection } from "../session/client_connection.ts";
 import { RecoveryState } from "../session/journal.ts";
+import { BackendPool } from "../session/backend_pool.ts";
 import { recoverCopy, type RecoveryProgress } from "../recovery/mod.ts";
 import { newProxyStats, type ProxyStats, type SessionContext } from "../session/context.ts";
 import { type ClientSecurity, createClientSecurity } from "../session/security.ts";
@@ -41,6 +42,8 @@ export class ProxyServer implements AsyncDisposable {
   readonly #catalog = new CatalogCache();
   /** Holds new writes during PAUSE and recovery. */
   readonly writeGate: WriteGate = new WriteGate();
+  /** Idle server connection sets kept for the next client. */
+  readonly pool: BackendPool;
   /** The journal of an online recovery, and the sessions recording into it. */
   readonly recovery: RecoveryState = new RecoveryState();
   #sessionIds = 0;
@@ -54,6 +57,7 @@ export class ProxyServer implements AsyncDisposable {
     security: ClientSecurity,
   ) {
     this.config = config;
+    this.pool = new BackendPool(config.backendAuth.poolSize, config.backendAuth.poolIdleTimeoutMs);
     this.#security = security;
     this.#listener = listener;
     this.membership = membership;
@@ -155,6 +159,7 @@ export class ProxyServer implements AsyncDisposable {
       catalog: this.#catalog,
       writeGate: this.writeGate,
       recovery: this.recovery,
+      pool: this.pool,
       nextSessionId: () => ++this.#sessionIds,
       security: this.#security,
       shuttingDown: () => this.#stopping,
@@ -226,6 +231,7 @@ export class ProxyServer implements AsyncDisposable {
       for (const s of this.#sessions) s.kill();
       await Promise.all([...this.#tasks]);
     }
+    this.pool.close();
     log.info("shutdown complete");
   }
 

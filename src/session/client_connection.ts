@@ -30,6 +30,7 @@ import type { CancelKey } from "./cancel_keys.ts";
 import type { SessionContext } from "./context.ts";
 import { CopyLink } from "./copy_link.ts";
 import { Relay } from "./relay.ts";
+import { BackendPool } from "./backend_pool.ts";
 import type { BackendConfig } from "../config/mod.ts";
 import { authenticateClient } from "./authenticate.ts";
 import { ClientSocket } from "./tls.ts";
@@ -63,6 +64,11 @@ export class ClientConnection {
   #cancelKey: CancelKey | undefined;
   #admitted = false;
   #relayer: Relay | undefined;
+  /** Connection-cache key of this session (role, database, parameters). */
+  #poolKey: string | undefined;
+  #poolVersion = 0;
+  /** True once the server connections went back to the cache: they must not be closed. */
+  #pooled = false;
   #draining = false;
   #closed = false;
   #startupTimer: ReturnType<typeof setTimeout> | undefined;
@@ -271,31 +277,38 @@ export class ClientConnection {
         connectTimeoutMs: ctx.config.backendAuth.connectTimeoutMs,
         maxMessageSize: ctx.config.listen.maxMessageSize,
       });
-    // The original and every in-sync copy connect in parallel: a session costs one round of
-    // startups, not one per server.
-    const copies = ctx.config.copies.filter((c) => ctx.membership.isInSync(c.name));
-    const [originalResult, ...copyResults] = await Promise.allSettled([
-      connect(ctx.config.original),
-      ...copies.map(connect),
-    ]);
-    const links: CopyLink[] = [];
-    copyResults.forEach((r) => {
-      if (r.status === "fulfilled") links.push(new CopyLink(r.value));
-    });
-    if (originalResult!.status === "rejected") {
-      for (const l of links) l.conn.close();
-      throw originalResult!.reason;
-    }
-    copyResults.forEach((r, i) => {
-      if (r.status === "rejected") {
-        // A copy that cannot take this session cannot take its writes: it is stale for everyone.
-        const reason = r.reason instanceof BackendError
-          ? describeFailure(r.reason.failure)
-          : String(r.reason);
-        ctx.membership.markStale(copies[i]!.name, `unreachable at session start: ${reason}`);
+    this.#poolKey = BackendPool.key(backendUser, database, parameters);
+    this.#poolVersion = ctx.membership.version;
+    const pooled = ctx.pool.take(this.#poolKey, this.#poolVersion);
+    const links: CopyLink[] = pooled ? pooled.links : [];
+    if (pooled) {
+      this.#backend = pooled.original;
+    } else {
+      // The original and every in-sync copy connect in parallel: a session costs one round of
+      // startups, not one per server.
+      const copies = ctx.config.copies.filter((c) => ctx.membership.isInSync(c.name));
+      const [originalResult, ...copyResults] = await Promise.allSettled([
+        connect(ctx.config.original),
+        ...copies.map(connect),
+      ]);
+      copyResults.forEach((r) => {
+        if (r.status === "fulfilled") links.push(new CopyLink(r.value));
+      });
+      if (originalResult!.status === "rejected") {
+        for (const l of links) l.conn.close();
+        throw originalResult!.reason;
       }
-    });
-    this.#backend = originalResult!.value;
+      copyResults.forEach((r, i) => {
+        if (r.status === "rejected") {
+          // A copy that cannot take this session cannot take its writes: it is stale for everyone.
+          const reason = r.reason instanceof BackendError
+            ? describeFailure(r.reason.failure)
+            : String(r.reason);
+          ctx.membership.markStale(copies[i]!.name, `unreachable at session start: ${reason}`);
+        }
+      });
+      this.#backend = originalResult!.value;
+    }
     this.#relayer = new Relay({
       ctx,
       membership: ctx.membership,
@@ -342,13 +355,27 @@ export class ClientConnection {
     const toClient = relay.originalToClient().catch((e: unknown) => this.#fail(e));
     const toBackends = relay.clientToBackends().then(
       async () => {
-        if (relay.terminated) {
-          await Promise.all([this.#backend?.terminate(), relay.closeLinks()]);
+        if (!relay.terminated) return;
+        if (this.#ctx.config.backendAuth.poolSize > 0 && this.#poolKey !== undefined) {
+          const links = await relay.detach();
+          if (links) {
+            await toClient; // the original's reader has stopped: the connection is free
+            this.#pooled = true;
+            this.#ctx.pool.give(this.#poolKey, {
+              original: this.#backend!,
+              links,
+              membershipVersion: this.#poolVersion,
+            });
+            return;
+          }
         }
+        await Promise.all([this.#backend?.terminate(), relay.closeLinks()]);
       },
       (e: unknown) => this.#fail(e),
     );
     await Promise.race([toClient, toBackends]);
+    // The original's reader also ends when the connections go back to the cache: wait for that.
+    if (relay.detaching) await toBackends;
     this.#close("relay ended");
     await Promise.all([toClient, toBackends]);
   }
@@ -449,7 +476,7 @@ export class ClientConnection {
     this.#closed = true;
     this.state = { kind: "closing", reason };
     this.#idleTimer?.disarm();
-    this.#backend?.close();
+    if (!this.#pooled) this.#backend?.close();
     try {
       this.#conn.close();
     } catch {
@@ -459,10 +486,12 @@ export class ClientConnection {
 
   #finish(): void {
     this.#close("done");
-    this.#backend?.close(); // also when it connected after a startup timeout closed the client
     this.#relayer?.releaseGate();
     this.#relayer?.dispose();
-    void this.#relayer?.closeLinks();
+    if (!this.#pooled) {
+      this.#backend?.close(); // also when it connected after a startup timeout closed the client
+      void this.#relayer?.closeLinks();
+    }
     if (this.#cancelKey) this.#ctx.cancelKeys.unregister(this.#cancelKey);
     if (this.#addressSlot !== undefined) this.#ctx.security.slots.release(this.#addressSlot);
     this.#addressSlot = undefined;

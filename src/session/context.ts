@@ -9,6 +9,7 @@ import type { Membership, WriteGate } from "../cluster/mod.ts";
 import type { CatalogCache, Classifier } from "../replication/mod.ts";
 import type { CancelKeys } from "./cancel_keys.ts";
 import type { RecoveryState } from "./journal.ts";
+import type { BackendPool } from "./backend_pool.ts";
 import type { ClientSecurity } from "./security.ts";
 
 /** Process-wide counters, for logs now and the admin console and metrics later. */
@@ -60,6 +61,8 @@ export interface SessionContext {
   readonly writeGate: WriteGate;
   /** The journal sessions record into while a copy is recovered online. */
   readonly recovery: RecoveryState;
+  /** Idle server connections kept for the next client (the connection cache). */
+  readonly pool: BackendPool;
   /** Issues process-unique session ids. */
   nextSessionId(): number;
   /** TLS context, per-address slots and password verifiers, shared. */

@@ -153,6 +153,8 @@ export class Relay implements RecoveringSession {
   #txStatus: TxStatus = "idle";
   /** The session's last `SET search_path` (part of the catalog cache key). */
   #searchPath = "";
+  /** Set by {@link detach}: the original's reader stops once nothing is in flight. */
+  #detaching = false;
   /** Membership version this session's links reflect. */
   #membershipVersion: number;
   /** Recorder for the journal of a recovering copy, while one is armed. */
@@ -179,6 +181,11 @@ export class Relay implements RecoveringSession {
   /** True when no batch is in flight: a graceful shutdown may close the session now. */
   get idle(): boolean {
     return this.#inflight.length === 0;
+  }
+
+  /** True while the connections are being reset for the cache. */
+  get detaching(): boolean {
+    return this.#detaching;
   }
 
   /** True after the client sent Terminate. */
@@ -237,6 +244,37 @@ export class Relay implements RecoveringSession {
         membership.markStale(c.name, `a session could not join it: ${errorText(e)}`);
       }
     }
+  }
+
+  /**
+   * Resets the session's server connections for the next client (the client left cleanly):
+   * `DISCARD ALL` on the original (after which the original's reader stops) and on every copy.
+   *
+   * @returns the copy links, reset; undefined when the connections cannot be reused
+   */
+  async detach(): Promise<CopyLink[] | undefined> {
+    if (
+      this.#inflight.length > 0 || this.#txStatus !== "idle" || this.#journal ||
+      this.#copyBatch || this.#detaching
+    ) {
+      return undefined;
+    }
+    this.#detaching = true;
+    const rows = await this.#internalQuery("DISCARD ALL");
+    if (rows === undefined) return undefined;
+    const links = this.#writeSet();
+    const timeout = this.#o.ctx.config.replication.copyTimeoutMs;
+    const reset = await Promise.all(
+      links.map((l) =>
+        l.query("DISCARD ALL", timeout).then(
+          (o) => o.error === undefined && o.status === "idle",
+          () => false,
+        )
+      ),
+    );
+    if (!reset.every(Boolean)) return undefined;
+    for (const l of links) l.forgetStatements();
+    return links;
   }
 
   /** Marks a batch that passed the write gate as finished. */
@@ -936,6 +974,8 @@ export class Relay implements RecoveringSession {
         readyStatus = undefined;
       }
       this.#notifyIdle();
+      // Handing the connection to the pool: stop here, without a read pending on the socket.
+      if (this.#detaching && this.#inflight.length === 0) return;
       if (!(await reader.fill())) {
         if (fatalSeen || this.#terminated) return;
         throw new BackendError(original.target.name, { kind: "closed" });
