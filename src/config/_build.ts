@@ -296,6 +296,19 @@ export function buildLoaded(file: ParsedFile, flags: ParsedFile, ctx: BuildConte
     tls,
     auth,
     hba,
+    admin: {
+      users: names("admin.users"),
+      database: str("admin.database"),
+      allowRemote: (values.get("admin.allow_remote") ?? defaultOf("admin.allow_remote")) as boolean,
+      metricsListen: str("admin.metrics_listen"),
+    },
+    health: {
+      intervalMs: Math.round(num("health.interval") * 1000),
+      timeoutMs: Math.round(num("health.timeout") * 1000),
+      retries: num("health.retries"),
+      user: str("health.user"),
+      database: str("health.database"),
+    },
   };
   return { config, file: ctx.file, sources };
 }

@@ -6,7 +6,7 @@
  */
 
 import { fileEntry, fileWhere, type ParsedFile, unknownKeyError } from "./_entry.ts";
-import { allKeyCandidates, resolveKey } from "./_settings.ts";
+import { allKeyCandidates, isArrayKind, resolveKey } from "./_settings.ts";
 import { suggest } from "./_suggest.ts";
 import { ConfigError } from "./errors.ts";
 
@@ -90,7 +90,7 @@ export function readLegacy(text: string, file: string): ParsedFile {
     const key = m[1]!;
     // Arrays have no syntax here (a bare word may hold "[" or ","): say so before the value's
     // brackets are reported as malformed text.
-    if (resolveKey(key)?.setting.kind.type === "functions") {
+    if (isArrayKind(resolveKey(key)?.setting.kind ?? { type: "string" })) {
       result.errors.push(
         new ConfigError({
           where,

@@ -7,6 +7,7 @@
 
 import type { Candidate } from "./_suggest.ts";
 import { describeValue } from "./errors.ts";
+import { ADMIN_SETTINGS, checkNameKind, HEALTH_SETTINGS } from "./_admin_settings.ts";
 
 /** How a setting's value is checked and converted. */
 export type SettingKind =
@@ -26,10 +27,27 @@ export type SettingKind =
   /** A table of role name to password verifier (`[auth.users]`); TOML only. */
   | { readonly type: "users" }
   /** One access rule (a `[[hba]]` table); TOML only. */
-  | { readonly type: "hba" };
+  | { readonly type: "hba" }
+  /** A PostgreSQL name (role, database): 1 to 63 bytes, no NUL. */
+  | { readonly type: "pgname" }
+  /** An array of role names; only TOML (or code) can give one, as for `functions`. */
+  | { readonly type: "roles" }
+  /** `host:port` (`[v6]:port` for IPv6) for a listening socket, or "" for none. */
+  | { readonly type: "address" };
 
 /** A table value after checking: `[auth.users]`, or one `[[hba]]` rule. */
 export type TableValue = { readonly [key: string]: string | readonly string[] };
+
+/**
+ * Whether a kind takes an array, which text sources (the legacy rc format, flags, the
+ * environment) cannot give.
+ *
+ * @param kind a setting's kind
+ * @returns true for the array kinds
+ */
+export function isArrayKind(kind: SettingKind): boolean {
+  return kind.type === "functions" || kind.type === "roles";
+}
 
 /** A value as a user writes it. */
 export type SettingValue = string | number | boolean | readonly string[] | TableValue;
@@ -248,6 +266,8 @@ export const SECTIONS: Readonly<Record<string, Readonly<Record<string, Setting>>
       description: "recover a stale copy online as soon as it is reachable",
     },
   },
+  admin: ADMIN_SETTINGS,
+  health: HEALTH_SETTINGS,
 };
 
 /**
@@ -358,13 +378,19 @@ export function expectedText(kind: SettingKind): string {
       return 'a table of role = "SCRAM-SHA-256$..." or "md5..." verifiers';
     case "hba":
       return "a table with address, database, user, method and tls";
+    case "pgname":
+      return "a name of 1 to 63 bytes";
+    case "roles":
+      return "an array of role names (each 1 to 63 bytes)";
+    case "address":
+      return 'an address "host:port" (IPv6 as "[::1]:port"), or "" for none';
   }
 }
 
 /** Turns text from a legacy file, a flag or the environment into the number or boolean it spells. */
 function coerce(kind: SettingKind, value: string): SettingValue {
   const text = value.trim();
-  if (kind.type === "functions" || kind.type === "users" || kind.type === "hba") return value;
+  if (isArrayKind(kind) || kind.type === "users" || kind.type === "hba") return value;
   if (kind.type === "boolean") {
     const lower = text.toLowerCase();
     if (["true", "on", "yes", "1"].includes(lower)) return true;
@@ -460,6 +486,10 @@ function checkKind(
       return lenient ? tomlOnly(kind) : checkUsers(raw);
     case "hba":
       return lenient ? tomlOnly(kind) : checkHbaRule(raw);
+    case "pgname":
+    case "roles":
+    case "address":
+      return checkNameKind(kind.type, raw, value, lenient) ?? bad;
   }
 }
 

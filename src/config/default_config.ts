@@ -5,11 +5,13 @@
  */
 
 import type {
+  AdminConfig,
   AuthConfig,
   BackendAuthConfig,
   BackendConfig,
   Config,
   HbaRule,
+  HealthConfig,
   ListenConfig,
   LogConfig,
   ReplicationConfig,
@@ -44,6 +46,10 @@ export interface ConfigPartial {
   };
   /** Access rules, in order. */
   readonly hba?: readonly Partial<HbaRule>[];
+  /** Admin console and metrics listener. */
+  readonly admin?: Partial<AdminConfig>;
+  /** Health checks. */
+  readonly health?: Partial<HealthConfig>;
 }
 
 /**
@@ -117,6 +123,8 @@ export function defaultConfig(
   (partial.hba ?? []).forEach((rule, i) => {
     values[`hba.${i}`] = { ...rule };
   });
+  put("admin", partial.admin, { allowRemote: "allow_remote", metricsListen: "metrics_listen" });
+  put("health", partial.health, { intervalMs: "interval", timeoutMs: "timeout" });
 
   const entries: RawEntry[] = Object.entries(values).map(([path, value]) => ({
     path,

@@ -18,12 +18,14 @@
  */
 
 export type {
+  AdminConfig,
   AuthConfig,
   AuthMethod,
   BackendAuthConfig,
   BackendConfig,
   Config,
   HbaRule,
+  HealthConfig,
   ListenConfig,
   LoadedConfig,
   LogConfig,
@@ -44,5 +46,11 @@ export {
 } from "./flags.ts";
 export { parseConfigText, type ParseOptions } from "./parse.ts";
 export { defaultSearchPaths, loadConfig, type LoadConfigOptions } from "./locate.ts";
-export { formatEffectiveConfig } from "./format.ts";
+export {
+  type EffectiveSetting,
+  effectiveSettings,
+  formatEffectiveConfig,
+  tomlValue,
+} from "./format.ts";
 export { type BackendPartial, type ConfigPartial, defaultConfig } from "./default_config.ts";
+export { parseAddress } from "./_admin_settings.ts";

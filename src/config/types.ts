@@ -143,6 +143,32 @@ export interface ReplicationConfig {
   readonly autoRecover: boolean;
 }
 
+/** The admin console and the HTTP metrics listener. */
+export interface AdminConfig {
+  /** Roles allowed to use the admin console (compared exactly with the startup user name). */
+  readonly users: readonly string[];
+  /** Database name that opens the admin console instead of a proxied session. */
+  readonly database: string;
+  /** Accept admin console connections from non-loopback addresses. */
+  readonly allowRemote: boolean;
+  /** `host:port` of the HTTP `/metrics`, `/healthz` and `/readyz` server; "" for none. */
+  readonly metricsListen: string;
+}
+
+/** Health checks of the servers. */
+export interface HealthConfig {
+  /** Milliseconds between the end of one check of a server and the start of the next; 0: no checks. */
+  readonly intervalMs: number;
+  /** Milliseconds one check (connect, `SELECT 1`) may take before it counts as failed. */
+  readonly timeoutMs: number;
+  /** Consecutive failed checks before a server counts as down. */
+  readonly retries: number;
+  /** Role checks connect as; "" means `backend.user`, else `postgres`. */
+  readonly user: string;
+  /** Database checks connect to. */
+  readonly database: string;
+}
+
 /** The whole effective configuration. */
 export interface Config {
   /** Listener settings. */
@@ -163,6 +189,10 @@ export interface Config {
   readonly auth: AuthConfig;
   /** Access rules, in order (empty: one implicit rule for everyone with `auth.method`). */
   readonly hba: readonly HbaRule[];
+  /** Admin console and metrics. */
+  readonly admin: AdminConfig;
+  /** Health checks. */
+  readonly health: HealthConfig;
 }
 
 /** Where one effective value came from, for `usogres check-config`. */

@@ -70,6 +70,13 @@ Deno.test("defaultConfig: fills in every default around the given servers", () =
       authDatabase: "postgres",
     },
     hba: [],
+    admin: {
+      users: ["postgres"],
+      database: "usogres",
+      allowRemote: false,
+      metricsListen: "127.0.0.1:9930",
+    },
+    health: { intervalMs: 5000, timeoutMs: 3000, retries: 2, user: "", database: "postgres" },
   });
 });
 
@@ -108,10 +115,13 @@ Deno.test("config mod.ts: exports exactly the public API", () => {
     "configFlagOptions",
     "defaultConfig",
     "defaultSearchPaths",
+    "effectiveSettings",
     "formatEffectiveConfig",
     "loadConfig",
     "overridesFromFlags",
+    "parseAddress",
     "parseConfigText",
+    "tomlValue",
   ]);
 });
 
