@@ -37,6 +37,10 @@ export interface Member {
   writesFailed: number;
   /** Divergences detected on this copy. */
   divergences: number;
+  /** Write batches this copy did not get because it was not in sync (counted by the relay). */
+  writesSkipped: number;
+  /** When the last divergence was detected (`Date.now()` milliseconds), if ever. */
+  lastDivergenceAt: number | undefined;
   /** Last error seen, for SHOW BACKENDS. */
   lastError: string;
 }
@@ -47,6 +51,17 @@ const EDGES: Readonly<Record<MemberState["kind"], readonly MemberState["kind"][]
   stale: ["stale", "down", "recovering"],
   down: ["down", "stale", "recovering"],
   recovering: ["inSync", "stale", "down"],
+};
+
+/**
+ * Edges only an administrator may take (`ATTACH name FORCE`): a stale copy declared in sync
+ * although it missed writes. Never taken automatically.
+ */
+const FORCED_EDGES: Readonly<Record<MemberState["kind"], readonly MemberState["kind"][]>> = {
+  inSync: [],
+  stale: ["inSync"],
+  down: [],
+  recovering: [],
 };
 
 /** Persisted form: which backend is the original, and every backend's state. */
@@ -162,11 +177,42 @@ export class Membership {
    * @throws Error on an edge that is not allowed (a bug)
    */
   transition(name: string, next: MemberState): boolean {
+    return this.#transition(name, next, EDGES);
+  }
+
+  /**
+   * Declares a stale copy in sync although it missed writes (`ATTACH name FORCE`): the one way
+   * back to in sync other than recovery. Logged as an error, since the copy may now differ.
+   *
+   * @param name copy name
+   * @param by who forced it, for the log (`admin console user "postgres" from 127.0.0.1:5000`)
+   * @returns true when the state changed
+   * @throws Error when the copy is not stale (a bug: callers check first)
+   */
+  forceInSync(name: string, by: string): boolean {
+    const m = this.get(name);
+    const missed = "reason" in m.state ? m.state.reason : m.state.kind;
+    const changed = this.#transition(name, { kind: "inSync" }, FORCED_EDGES);
+    if (changed) {
+      log.error(
+        'backend "{name}" FORCED in sync by {by} without recovery; it was stale ({reason}) ' +
+          "and may differ from the original",
+        { name, by, reason: missed },
+      );
+    }
+    return changed;
+  }
+
+  #transition(
+    name: string,
+    next: MemberState,
+    edges: Readonly<Record<MemberState["kind"], readonly MemberState["kind"][]>>,
+  ): boolean {
     const m = this.get(name);
     const from = m.state.kind;
     if (from === next.kind && from !== "stale") return false;
     if (from === "stale" && next.kind === "stale") return false; // first reason wins
-    if (!EDGES[from].includes(next.kind)) {
+    if (!edges[from].includes(next.kind)) {
       throw new Error(`backend "${name}": invalid state change from ${from} to ${next.kind}`);
     }
     m.state = next;
@@ -234,6 +280,18 @@ export class Membership {
     for (const fn of this.#listeners) fn(m);
   }
 
+  /**
+   * Marks a copy down (it failed its health checks): it gets no writes, and when it answers
+   * again it becomes stale, never in sync.
+   *
+   * @param name copy name
+   * @param reason one line for logs and SHOW BACKENDS
+   * @returns true when this call changed the state
+   */
+  markDown(name: string, reason: string): boolean {
+    return this.transition(name, { kind: "down", reason, since: new Date().toISOString() });
+  }
+
   #persist(): void {
     if (this.#stateFile === "") return;
     const backends: Record<string, MemberState> = {};
@@ -261,6 +319,8 @@ function newMember(name: string, role: MemberRole): Member {
     writesApplied: 0,
     writesFailed: 0,
     divergences: 0,
+    writesSkipped: 0,
+    lastDivergenceAt: undefined,
     lastError: "",
   };
 }

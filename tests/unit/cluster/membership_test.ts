@@ -194,3 +194,46 @@ Deno.test("membership: writes no file without a state file path", async () => {
   m.markStale("c", "x");
   assert.equal(m.get("c").state.kind, "stale");
 });
+
+Deno.test("membership: starts every counter at zero and no divergence time", () => {
+  const c = new Membership("o", ["c"], "").get("c");
+  assert.deepEqual(
+    [c.writesApplied, c.writesFailed, c.writesSkipped, c.divergences, c.lastDivergenceAt],
+    [0, 0, 0, 0, undefined],
+  );
+});
+
+Deno.test("membership: markDown moves an in-sync or stale copy to down, and down to stale only", () => {
+  const m = new Membership("o", ["c"], "");
+  assert.equal(m.markDown("c", "failed 2 health checks"), true);
+  const s = m.get("c").state;
+  assert.equal(s.kind, "down");
+  assert.equal(m.get("c").lastError, "failed 2 health checks");
+  assert.equal(m.isInSync("c"), false);
+  assert.equal(m.markStale("c", "answers again"), true);
+  assert.equal(m.markDown("c", "gone again"), true);
+  assert.throws(() => m.transition("c", { kind: "inSync" }), /from down to inSync/);
+});
+
+Deno.test("membership: forceInSync attaches a stale copy, and only a stale one", async () => {
+  await withStateFile(async (file) => {
+    const m = new Membership("o", ["c"], file);
+    m.markStale("c", "detached by admin");
+    const seen: string[] = [];
+    m.onChange((x) => seen.push(x.state.kind));
+    assert.equal(m.forceInSync("c", "a test"), true);
+    assert.ok(m.isInSync("c"));
+    assert.deepEqual(seen, ["inSync"]);
+    assert.equal(JSON.parse(await Deno.readTextFile(file)).backends.c.kind, "inSync");
+    assert.equal(m.forceInSync("c", "a test"), false); // already in sync: no change
+    for (const kind of ["down", "recovering"] as const) {
+      const other = inState(kind);
+      assert.throws(() => other.forceInSync("c", "a test"), new RegExp(`from ${kind} to inSync`));
+    }
+  });
+});
+
+Deno.test("membership: the forced edge is not open to transition()", () => {
+  const m = inState("stale");
+  assert.throws(() => m.transition("c", { kind: "inSync" }), /from stale to inSync/);
+});
