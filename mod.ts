@@ -18,6 +18,7 @@
  */
 
 export {
+  type AdminConfig,
   type AuthConfig,
   type AuthMethod,
   type BackendAuthConfig,
@@ -27,6 +28,7 @@ export {
   defaultConfig,
   formatEffectiveConfig,
   type HbaRule,
+  type HealthConfig,
   type ListenConfig,
   loadConfig,
   type LoadedConfig,
@@ -35,7 +37,7 @@ export {
   type TlsConfig,
   type ValueSource,
 } from "./src/config/mod.ts";
-export { ProxyServer } from "./src/server/proxy_server.ts";
+export { ProxyServer, type ProxyServerOptions } from "./src/server/proxy_server.ts";
 export { ExitCode, main } from "./src/cli.ts";
 export { VERSION } from "./src/version.ts";
 export { PgError, ProtocolError } from "./src/protocol/mod.ts";

@@ -1,13 +1,14 @@
 /**
  * @module
- * The `usogres` command line: `run` (the default), `demo`, `check-config`, `verify`, `--help`,
- * `--version`.
+ * The `usogres` command line: `run` (the default), `demo`, `check-config`, `verify`, `status`,
+ * `--help`, `--version`.
  * Arguments are parsed with `node:util` parseArgs; configuration flags come from the config
  * layer's `CONFIG_FLAGS` table so `--help`, the parser and `check-config` never disagree.
  *
  * Exit codes: 0 clean stop; 1 runtime failure (cannot listen, unexpected error); 2 usage or
  * configuration error (nothing was started). `verify` has its own: 0 identical, 1 differences,
- * 2 error (`src/verify/mod.ts`).
+ * 2 error (`src/verify/mod.ts`). `status` has its own: 0 printed, 1 a command failed, 2 usogres
+ * could not be reached (`src/admin/status.ts`).
  */
 
 import { parseArgs } from "node:util";
@@ -23,6 +24,8 @@ import {
 import { getLogger, setupLogging, shutdownLogging } from "./log/mod.ts";
 import { ProxyServer } from "./server/proxy_server.ts";
 import { VERIFY_HELP, verifyCommand } from "./verify/mod.ts";
+import { MetricsListenError } from "./server/operations.ts";
+import { statusCommand } from "./admin/mod.ts";
 import { VERSION } from "./version.ts";
 
 /** Process exit codes of the `usogres` command. */
@@ -35,7 +38,7 @@ export const ExitCode = {
   Usage: 2,
 } as const;
 
-const COMMANDS = ["run", "demo", "check-config", "verify", "passwd"] as const;
+const COMMANDS = ["run", "demo", "check-config", "verify", "passwd", "status"] as const;
 /** Flags only `verify` takes (its `--user` is the configuration flag `backend.user`). */
 const VERIFY_FLAGS = ["table", "database", "chunk-rows", "progress"] as const;
 type Command = (typeof COMMANDS)[number];
@@ -72,6 +75,8 @@ export function helpText(): string {
     "                                          usogres verify --help)",
     "  usogres passwd ROLE                     print the SCRAM verifier of a password (read from",
     "                                          the terminal or stdin) for [auth.users]",
+    "  usogres status [--config FILE] [FLAGS]  print SHOW BACKENDS and SHOW STATS of the running",
+    "                                          usogres (exit 2 when it cannot be reached)",
     "  usogres --help | --version",
     "",
     "Options:",
@@ -81,7 +86,8 @@ export function helpText(): string {
     "",
     "Exit codes: 0 clean stop, 1 runtime failure, 2 usage or configuration error.",
     "Signals: SIGINT/SIGTERM stop accepting, let running statements finish (shutdown_timeout),",
-    "then close; a second signal closes at once.",
+    "then close; a second signal closes at once. SIGHUP reads the configuration again (as the",
+    "admin console's RELOAD does).",
     "",
   ].join("\n");
 }
@@ -186,16 +192,25 @@ export async function main(args: readonly string[]): Promise<number> {
       progress: values.progress,
     });
   }
-  return await runProxy(loaded);
+  if (command === "status") return await statusCommand(loaded.config, { out, err });
+  return await runProxy(
+    loaded,
+    () => loadConfig({ configPath: values.config, overrides: overridesFromFlags(values) }),
+  );
 }
 
 /**
- * Runs the proxy in the foreground until SIGINT or SIGTERM.
+ * Runs the proxy in the foreground until SIGINT, SIGTERM or the admin console's SHUTDOWN;
+ * SIGHUP reads the configuration again.
  *
  * @param loaded the validated configuration
+ * @param reload reads the configuration again (RELOAD, SIGHUP); without it RELOAD fails
  * @returns the exit code
  */
-export async function runProxy(loaded: LoadedConfig): Promise<number> {
+export async function runProxy(
+  loaded: LoadedConfig,
+  reload?: () => Promise<LoadedConfig>,
+): Promise<number> {
   const config = loaded.config;
   let logFile: string | undefined;
   try {
@@ -211,8 +226,13 @@ export async function runProxy(loaded: LoadedConfig): Promise<number> {
   const log = getLogger("main");
   let server: ProxyServer;
   try {
-    server = await ProxyServer.start(config);
+    server = await ProxyServer.start(config, { loaded, ...(reload ? { reload } : {}) });
   } catch (e: unknown) {
+    if (e instanceof MetricsListenError) {
+      log.error("{error}", { error: e.message });
+      await shutdownLogging();
+      return ExitCode.Failure;
+    }
     log.error("could not listen on {host}:{port}: {error}", {
       host: config.listen.host,
       port: config.listen.port,
@@ -226,10 +246,37 @@ export async function runProxy(loaded: LoadedConfig): Promise<number> {
     file: loaded.file ?? "none",
     logFile: logFile ?? "off",
   });
-  await waitForStopSignal(() => server.kill());
+  const stopReload = onReloadSignal(() => server.operations.reload());
+  await Promise.race([
+    waitForStopSignal(() => server.kill()),
+    server.operations.shutdownRequested,
+  ]);
+  stopReload();
   await server.shutdown();
   await shutdownLogging();
   return ExitCode.Ok;
+}
+
+/**
+ * Calls `reload` on every SIGHUP (not on Windows, which has none), logging what it did.
+ *
+ * @param reload reads and applies the configuration
+ * @returns a function that removes the signal listener
+ */
+export function onReloadSignal(reload: () => Promise<unknown>): () => void {
+  if (Deno.build.os === "windows") return () => {};
+  const log = getLogger("main");
+  const handler = () => {
+    log.info("SIGHUP received: reading the configuration again");
+    reload().catch((e: unknown) => {
+      const problems = e instanceof ConfigError ? e.errors.map((x) => x.message) : [String(e)];
+      log.error("configuration not reloaded (nothing changed): {problems}", {
+        problems: problems.join("; "),
+      });
+    });
+  };
+  Deno.addSignalListener("SIGHUP", handler);
+  return () => Deno.removeSignalListener("SIGHUP", handler);
 }
 
 /**

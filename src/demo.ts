@@ -35,11 +35,13 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   await using cluster = await startCluster({ copies: 1, signals: false, source: "local" });
   const port = opts.port ?? await firstFreePort(5432);
   const copy = cluster.copies[0]!;
+  const metricsPort = await firstFreePort(9930);
   const config = defaultConfig({
     original: { host: cluster.original.host, port: cluster.original.port },
     copies: [{ name: "copy", host: copy.host, port: copy.port }],
     listen: { host: "127.0.0.1", port },
     log: { dir: "", stderr: true, level: "info" },
+    admin: { metricsListen: `127.0.0.1:${metricsPort}` },
   });
   await setupLogging(config.log);
   let server: ProxyServer;
@@ -57,6 +59,9 @@ export async function runDemo(opts: DemoOptions = {}): Promise<number> {
   say("");
   say("Connect with:");
   say(`  psql "host=127.0.0.1 port=${server.port} user=postgres dbname=postgres"`);
+  say("Admin console (SHOW BACKENDS, SHOW STATS, ...) and metrics:");
+  say(`  psql "host=127.0.0.1 port=${server.port} user=postgres dbname=usogres"`);
+  say(`  http://127.0.0.1:${metricsPort}/metrics`);
   say("");
   say("Press Ctrl-C to stop usogres and both servers and remove their data.");
   await waitForStopSignal(() => server.kill());

@@ -84,6 +84,7 @@ export class FrameReader {
   #buf: Uint8Array<ArrayBuffer>;
   #start = 0;
   #end = 0;
+  #bytesRead = 0;
 
   /**
    * Creates a reader; nothing is read until `fill()`.
@@ -105,6 +106,11 @@ export class FrameReader {
   /** Bytes received but not yet returned as frames (after EOF: > 0 means truncated). */
   get buffered(): number {
     return this.#end - this.#start;
+  }
+
+  /** Bytes read from the source so far (the admin console's SHOW CLIENTS). */
+  get bytesRead(): number {
+    return this.#bytesRead;
   }
 
   /** The current size of the reader's buffer in bytes (for tests and metrics). */
@@ -181,6 +187,7 @@ export class FrameReader {
     const n = await this.#src.read(this.#buf.subarray(this.#end));
     if (n === null) return false;
     this.#end += n;
+    this.#bytesRead += n;
     return true;
   }
 

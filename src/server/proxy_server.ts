@@ -3,9 +3,10 @@
  * The listener: accepts client connections on the configured address, hands each to a
  * {@link ClientConnection}, enforces `max_clients`, and runs the graceful shutdown (stop
  * accepting, let running statements finish within `shutdown_timeout`, then close everything).
+ * Health checks, the admin console, metrics and RELOAD run beside it in {@link Operations}.
  */
 
-import type { Config } from "../config/mod.ts";
+import type { Config, LoadedConfig } from "../config/mod.ts";
 import { resolveBackendPassword } from "../auth/mod.ts";
 import { Membership, WriteGate } from "../cluster/mod.ts";
 import { CatalogCache, Classifier, initClassifier } from "../replication/mod.ts";
@@ -17,8 +18,17 @@ import { BackendPool } from "../session/backend_pool.ts";
 import { recoverCopy, type RecoveryProgress } from "../recovery/mod.ts";
 import { newProxyStats, type ProxyStats, type SessionContext } from "../session/context.ts";
 import { type ClientSecurity, createClientSecurity } from "../session/security.ts";
+import { Operations } from "./operations.ts";
 
 const log = getLogger("server");
+
+/** What {@link ProxyServer.start} takes besides the configuration. */
+export interface ProxyServerOptions {
+  /** The configuration with the source of each value, for SHOW CONFIG. */
+  readonly loaded?: LoadedConfig;
+  /** Reads the configuration again, for RELOAD and SIGHUP. */
+  readonly reload?: () => Promise<LoadedConfig>;
+}
 
 /** A running usogres listener. */
 export class ProxyServer implements AsyncDisposable {
@@ -48,6 +58,12 @@ export class ProxyServer implements AsyncDisposable {
   readonly recovery: RecoveryState = new RecoveryState();
   #sessionIds = 0;
   readonly #security: ClientSecurity;
+  /**
+   * Health checks, write gate, admin console, metrics and RELOAD.
+   *
+   * @internal
+   */
+  readonly operations: Operations;
 
   private constructor(
     config: Config,
@@ -55,6 +71,7 @@ export class ProxyServer implements AsyncDisposable {
     membership: Membership,
     classifier: Classifier,
     security: ClientSecurity,
+    options: ProxyServerOptions,
   ) {
     this.config = config;
     this.pool = new BackendPool(config.backendAuth.poolSize, config.backendAuth.poolIdleTimeoutMs);
@@ -62,6 +79,22 @@ export class ProxyServer implements AsyncDisposable {
     this.#listener = listener;
     this.membership = membership;
     this.#classifier = classifier;
+    this.operations = new Operations(
+      {
+        config: () => this.config,
+        setConfig: (c) => {
+          this.config = c;
+        },
+        membership,
+        stats: this.stats,
+        writeGate: this.writeGate,
+        clients: () => [...this.#sessions].map((s) => s.info()),
+        activeClients: () => this.#admitted,
+        accepting: () => !this.#stopping,
+        shutdown: () => this.shutdown(),
+      },
+      options,
+    );
     this.#acceptLoop = this.#accept();
   }
 
@@ -69,16 +102,19 @@ export class ProxyServer implements AsyncDisposable {
    * Binds the listening socket and starts accepting clients.
    *
    * @param config the effective configuration
+   * @param options where its values came from, and how to read it again (RELOAD, SIGHUP)
    * @returns the running server
    * @throws Deno.errors.AddrInUse (or another bind error) when the address cannot be bound
+   * @throws {MetricsListenError} when `admin.metrics_listen` cannot be bound
    * @example
    * ```ts
+   * declare const config: import("../config/mod.ts").Config;
    * const server = await ProxyServer.start(config);
    * console.log(`listening on ${server.port}`);
    * await server.shutdown();
    * ```
    */
-  static async start(config: Config): Promise<ProxyServer> {
+  static async start(config: Config, options: ProxyServerOptions = {}): Promise<ProxyServer> {
     await initClassifier();
     const classifier = new Classifier({
       readOnlyFunctions: config.replication.readOnlyFunctions,
@@ -96,7 +132,13 @@ export class ProxyServer implements AsyncDisposable {
     }
     const security = await createClientSecurity(config, passwordSource(config));
     const listener = Deno.listen({ hostname: config.listen.host, port: config.listen.port });
-    const server = new ProxyServer(config, listener, membership, classifier, security);
+    const server = new ProxyServer(config, listener, membership, classifier, security, options);
+    try {
+      server.operations.start();
+    } catch (e: unknown) {
+      await server.shutdown();
+      throw e;
+    }
     log.info("listening on {host}:{port}, original {orgHost}:{orgPort}", {
       host: config.listen.host,
       port: server.port,
@@ -162,6 +204,8 @@ export class ProxyServer implements AsyncDisposable {
       pool: this.pool,
       nextSessionId: () => ++this.#sessionIds,
       security: this.#security,
+      fanoutLatency: this.operations.fanoutLatency,
+      adminConsole: this.operations.adminConsole,
       shuttingDown: () => this.#stopping,
       admit: () => {
         if (this.#admitted >= config.listen.maxClients) return false;
@@ -208,6 +252,7 @@ export class ProxyServer implements AsyncDisposable {
 
   async #shutdown(): Promise<void> {
     this.#stopping = true;
+    this.operations.beginShutdown();
     try {
       this.#listener.close();
     } catch {
@@ -232,6 +277,7 @@ export class ProxyServer implements AsyncDisposable {
       await Promise.all([...this.#tasks]);
     }
     this.pool.close();
+    await this.operations.stop();
     log.info("shutdown complete");
   }
 

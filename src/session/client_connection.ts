@@ -27,7 +27,7 @@ import {
 import { BackendConnection, BackendError, describeFailure, SocketWriter } from "../backend/mod.ts";
 import { getLogger } from "../log/mod.ts";
 import type { CancelKey } from "./cancel_keys.ts";
-import type { SessionContext } from "./context.ts";
+import type { AdminConsoleHook, ClientInfo, SessionContext } from "./context.ts";
 import { CopyLink } from "./copy_link.ts";
 import { Relay } from "./relay.ts";
 import { BackendPool } from "./backend_pool.ts";
@@ -60,6 +60,10 @@ export class ClientConnection {
   readonly #writer: SocketWriter;
   readonly #remote: string;
   readonly #started = performance.now();
+  readonly #connectedAt = new Date();
+  #user = "";
+  #database = "";
+  #admin: AdminConsoleHook | undefined;
   #backend: BackendConnection | undefined;
   #cancelKey: CancelKey | undefined;
   #admitted = false;
@@ -101,6 +105,27 @@ export class ClientConnection {
   }
 
   /**
+   * Describes the session for the admin console's SHOW CLIENTS.
+   *
+   * @returns a snapshot of its user, database, state and byte counts
+   */
+  info(): ClientInfo {
+    const state = this.state;
+    return {
+      remote: this.#remote,
+      user: this.#user,
+      database: this.#database,
+      state: state.kind,
+      tx: state.kind === "ready" ? state.tx : undefined,
+      busy: !this.#idle(),
+      admin: this.#admin !== undefined,
+      connectedAt: this.#connectedAt,
+      bytesIn: this.#reader.bytesRead,
+      bytesOut: this.#writer.bytesWritten,
+    };
+  }
+
+  /**
    * Runs the connection until it ends. Errors are reported to the client and logged here.
    *
    * @returns when the client connection is closed
@@ -119,7 +144,14 @@ export class ClientConnection {
       this.#claimAddressSlot();
       const proceed = await this.#startup();
       clearTimeout(this.#startupTimer);
-      if (proceed) {
+      if (proceed && this.#admin) {
+        await this.#admin.serve({
+          reader: this.#reader,
+          writer: this.#writer,
+          remote: this.#remote,
+          user: this.#user,
+        });
+      } else if (proceed) {
         this.#watchIdle();
         await this.#relay();
       }
@@ -249,9 +281,14 @@ export class ClientConnection {
       });
     }
     this.state = { kind: "authenticating", user, database };
+    this.#user = user;
+    this.#database = database;
     if (ctx.shuttingDown()) throw PgError.adminShutdown();
-    if (!ctx.admit()) throw PgError.tooManyConnections();
-    this.#admitted = true;
+    const admin = ctx.adminConsole;
+    const toAdmin = admin !== undefined && database === admin.database;
+    // The admin console takes no client slot, so that it can still look at a full usogres.
+    if (!toAdmin && !ctx.admit()) throw PgError.tooManyConnections();
+    this.#admitted = !toAdmin;
 
     await authenticateClient({
       user,
@@ -263,6 +300,14 @@ export class ClientConnection {
       security: ctx.security,
       config: ctx.config,
     });
+    if (toAdmin) {
+      // The admin console answers from here on; no server is contacted.
+      const refusal = admin.authorize(user, this.#conn.remoteAddr);
+      if (refusal) throw refusal;
+      this.#admin = admin;
+      this.state = { kind: "ready", tx: "idle" };
+      return true;
+    }
 
     const parameters = new Map<string, string>();
     for (const [k, v] of packet.parameters) if (!LOCAL_PARAMETERS.has(k)) parameters.set(k, v);

@@ -5,7 +5,9 @@
  */
 
 import type { Config } from "../config/mod.ts";
-import type { Membership, WriteGate } from "../cluster/mod.ts";
+import type { Histogram, Membership, WriteGate } from "../cluster/mod.ts";
+import type { FrameReader, PgError, TxStatus } from "../protocol/mod.ts";
+import type { SocketWriter } from "../backend/mod.ts";
 import type { CatalogCache, Classifier } from "../replication/mod.ts";
 import type { CancelKeys } from "./cancel_keys.ts";
 import type { RecoveryState } from "./journal.ts";
@@ -43,6 +45,67 @@ export function newProxyStats(): ProxyStats {
   };
 }
 
+/** What one client session looks like from outside, for the admin console's SHOW CLIENTS. */
+export interface ClientInfo {
+  /** The client's address, `host:port`. */
+  readonly remote: string;
+  /** User name from the StartupMessage ("" before it arrived). */
+  readonly user: string;
+  /** Database from the StartupMessage ("" before it arrived). */
+  readonly database: string;
+  /** Where the session is: `startup`, `authenticating`, `ready` or `closing`. */
+  readonly state: "startup" | "authenticating" | "ready" | "closing";
+  /** Transaction status at the last ReadyForQuery, when ready. */
+  readonly tx: TxStatus | undefined;
+  /** True while a batch runs (sent and not yet answered with ReadyForQuery). */
+  readonly busy: boolean;
+  /** True for an admin console session. */
+  readonly admin: boolean;
+  /** When the connection was accepted. */
+  readonly connectedAt: Date;
+  /** Bytes received from the client. */
+  readonly bytesIn: number;
+  /** Bytes sent to the client. */
+  readonly bytesOut: number;
+}
+
+/** A client that asked for the admin console, handed over once its StartupMessage is accepted. */
+export interface AdminClient {
+  /** Frames from the client (past startup). */
+  readonly reader: FrameReader;
+  /** Writes to the client. */
+  readonly writer: SocketWriter;
+  /** The client's address, `host:port`. */
+  readonly remote: string;
+  /** User name from the StartupMessage. */
+  readonly user: string;
+}
+
+/**
+ * The admin console as the session layer sees it: implemented in `src/admin/`, wired in by the
+ * server, so that sessions do not import a layer above them.
+ */
+export interface AdminConsoleHook {
+  /** Database name that selects the console (`admin.database`). */
+  readonly database: string;
+  /**
+   * Checks that a user from an address may use the console.
+   *
+   * @param user user name from the StartupMessage
+   * @param remote the client's socket address
+   * @returns undefined when allowed, else the FATAL error to send (28000)
+   */
+  authorize(user: string, remote: Deno.Addr): PgError | undefined;
+  /**
+   * Runs the console on the client's socket: greeting, then commands until the client leaves.
+   *
+   * @param client the client's reader, writer, address and user
+   * @returns when the client has left
+   * @throws ProtocolError on a malformed message; socket errors
+   */
+  serve(client: AdminClient): Promise<void>;
+}
+
 /** Shared state handed to every session. */
 export interface SessionContext {
   /** The effective configuration. */
@@ -67,6 +130,10 @@ export interface SessionContext {
   nextSessionId(): number;
   /** TLS context, per-address slots and password verifiers, shared. */
   readonly security: ClientSecurity;
+  /** Write fan-out latency in seconds, observed by the relay, printed by `/metrics`. */
+  readonly fanoutLatency: Histogram;
+  /** The admin console, selected by the database name in the StartupMessage. */
+  readonly adminConsole: AdminConsoleHook | undefined;
   /** True once shutdown began: new sessions are refused with 57P01. */
   shuttingDown(): boolean;
   /**

@@ -17,8 +17,10 @@ export type TomlScalar = string | number | boolean;
 export interface StartProxyOptions {
   /**
    * Extra keys merged into the generated tables, e.g. `{ listen: { max_clients: 2 } }`. Use this
-   * rather than {@link config} for `listen`, `original`, `log` and `backend`: TOML forbids a table
-   * defined twice. Keys under `copy` go into every generated `[[copy]]` table.
+   * rather than {@link config} for `listen`, `original`, `log`, `backend` and `admin`: TOML
+   * forbids a table defined twice. Keys under `copy` go into every generated `[[copy]]` table.
+   * The metrics listener is off (`admin.metrics_listen = ""`) unless `admin.metrics_listen` is
+   * given here, so that usogres processes of parallel tests do not compete for its default port.
    */
   readonly sections?: Readonly<Record<string, Readonly<Record<string, TomlScalar>>>>;
   /** Raw TOML appended to the generated config (new tables only). */
@@ -123,9 +125,10 @@ export function proxyConfig(
       ...(opts.passfile === undefined ? {} : { passfile: opts.passfile }),
       ...extra.backend,
     }),
+    tomlTable("admin", { metrics_listen: "", ...extra.admin }),
   ];
   for (const [name, keys] of Object.entries(extra)) {
-    if (!["listen", "original", "log", "backend", "copy"].includes(name)) {
+    if (!["listen", "original", "log", "backend", "copy", "admin"].includes(name)) {
       tables.push(tomlTable(name, keys));
     }
   }

@@ -1,0 +1,34 @@
+/**
+ * @module
+ * Finding the copy a DETACH, ATTACH, RECOVER or PROMOTE names, with the errors PostgreSQL would
+ * give: 42704 undefined_object for an unknown name, 42809 wrong_object_type for the original.
+ */
+
+import type { Member } from "../cluster/mod.ts";
+import { PgError } from "../protocol/mod.ts";
+import type { AdminContext } from "./context.ts";
+
+/**
+ * Returns the copy a command names.
+ *
+ * @param ctx the running proxy
+ * @param name the server name from the command
+ * @param verb the command, for the error message (`detach`)
+ * @returns the copy's membership entry
+ * @throws {PgError} 42704 when no server has that name, 42809 when it is the original
+ */
+export function copyNamed(ctx: AdminContext, name: string, verb: string): Member {
+  const m = ctx.membership.members.find((x) => x.name === name);
+  if (m === undefined) {
+    const names = ctx.membership.members.map((x) => `"${x.name}"`).join(", ");
+    throw new PgError("ERROR", "42704", `server "${name}" does not exist`, {
+      detail: `The servers are ${names}.`,
+    });
+  }
+  if (m.role === "original") {
+    throw new PgError("ERROR", "42809", `cannot ${verb} "${name}": it is the original server`, {
+      hint: "Only copies can be detached, attached or recovered.",
+    });
+  }
+  return m;
+}
