@@ -154,3 +154,42 @@ export async function assertPgbenchIdentical(
   assert.equal(rows.branches?.sum, rows.history?.sum, original);
   await assertEverywhere(cluster, db, PGBENCH_FINGERPRINT, original, copies);
 }
+
+/** How long one step may take before {@link withDeadline} ends it. */
+export const STEP_DEADLINE_MS = 60_000;
+
+/**
+ * Runs a step body, and if it has not finished within `ms`, kills usogres so that its clients
+ * get their connections closed and the step fails instead of hanging the whole run (a relay that
+ * stops reading, say, waits forever otherwise).
+ * @param proxy the usogres the step's clients go through
+ * @param fn the step body
+ * @param ms the deadline (default {@link STEP_DEADLINE_MS})
+ * @returns what `fn` returns
+ * @throws what `fn` throws; after the deadline, an Error saying so (with `fn`'s error as cause)
+ */
+export async function withDeadline<T>(
+  proxy: ProxyProcess,
+  fn: () => Promise<T>,
+  ms: number = STEP_DEADLINE_MS,
+): Promise<T> {
+  let expired = false;
+  const timer = setTimeout(() => {
+    expired = true;
+    proxy.kill("SIGKILL");
+  }, ms);
+  try {
+    const value = await fn();
+    if (expired) throw new Error(`the step took longer than ${ms} ms; usogres was killed`);
+    return value;
+  } catch (e: unknown) {
+    if (expired) {
+      throw new Error(`the step did not finish within ${ms} ms; usogres was killed to end it`, {
+        cause: e,
+      });
+    }
+    throw e;
+  } finally {
+    clearTimeout(timer);
+  }
+}

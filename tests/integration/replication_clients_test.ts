@@ -28,6 +28,7 @@ import {
   assertNoStale,
   assertPgbenchIdentical,
   pgbenchReport,
+  withDeadline,
 } from "./_replication.ts";
 
 /** One message from node-postgres's protocol layer (`pg.Connection`), the fields used here. */
@@ -122,10 +123,13 @@ function outcomes(messages: readonly WireMessage[]): string[] {
 Deno.test("replication: real client workloads leave every server identical", async (t) => {
   await using cluster = await startCluster({ copies: 2 });
   await using proxy = await cluster.startProxy({ sections: { log: { level: "info" } } });
+  /** Prints the logs when `fn` fails, and ends it when it hangs. */
+  const guarded = (fn: () => Promise<void>) =>
+    withLogsOnFailure(proxy, cluster, () => withDeadline(proxy, fn));
 
   const step = (name: string, db: string, fn: (db: string) => Promise<void>) =>
     t.step(name, () =>
-      withLogsOnFailure(proxy, cluster, async () => {
+      guarded(async () => {
         await cluster.recreateDatabase(db);
         await fn(db);
         assertNoStale(proxy);
@@ -146,7 +150,7 @@ Deno.test("replication: real client workloads leave every server identical", asy
     await t.step(
       `pgbench: TPC-B -M ${mode} with 8 clients leaves every server identical`,
       () =>
-        withLogsOnFailure(proxy, cluster, async () => {
+        guarded(async () => {
           const r = await pgbench(proxy.url(bench), [
             ...["-M", mode, "-c", "8", "-j", "2", "-T", "5", "-n"],
           ]);
@@ -288,7 +292,7 @@ Deno.test("replication: real client workloads leave every server identical", asy
     "pg_query_before_sync",
     async (db) => {
       await using wire = await WireSession.open(proxy, db);
-      await wire.batch((c) => c.query("CREATE TABLE t (id int PRIMARY KEY)"));
+      await wire.send((c) => c.query("CREATE TABLE t (id int PRIMARY KEY)"), 1);
       // pgJDBC 42.7.6+ sends BEGIN this way: Parse/Bind/Execute, then a Query, and Sync later.
       const first = await wire.send((c) => {
         c.parse({ text: "INSERT INTO t VALUES ($1::int)" });

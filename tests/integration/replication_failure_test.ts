@@ -13,6 +13,7 @@ import {
   pgbench,
   pgClient,
   type PgServer,
+  type ProxyProcess,
   psql,
   startCluster,
   type TestCluster,
@@ -25,6 +26,7 @@ import {
   pgbenchReport,
   psqlSession,
   staleCopies,
+  withDeadline,
 } from "./_replication.ts";
 
 /** A temporary directory removed by `await using`. */
@@ -63,6 +65,9 @@ async function rejectsWith(fn: () => Promise<unknown>): Promise<string | undefin
 Deno.test("replication: failed and diverged copies are dropped without client errors", async (t) => {
   await using cluster = await startCluster({ copies: 2, source: "local" });
   const [copy, copy2] = cluster.copies as [PgServer, PgServer];
+  /** Prints the logs when `fn` fails, and ends it when it hangs. */
+  const guarded = (p: ProxyProcess, fn: () => Promise<void>) =>
+    withLogsOnFailure(p, cluster, () => withDeadline(p, fn));
 
   await t.step(
     "divergence: a copy with other data is marked stale, persisted, and gets no more writes",
@@ -74,7 +79,7 @@ Deno.test("replication: failed and diverged copies are dropped without client er
       const stateFile = `${logDir.path}/usogres.state`;
       {
         await using proxy = await cluster.startProxy({ sections });
-        await withLogsOnFailure(proxy, cluster, async () => {
+        await guarded(proxy, async () => {
           const url = proxy.url(db);
           const setup = await psql(
             url,
@@ -111,7 +116,7 @@ Deno.test("replication: failed and diverged copies are dropped without client er
       }
       // A new usogres with the same log directory: copy2 is still stale.
       await using proxy = await cluster.startProxy({ sections });
-      await withLogsOnFailure(proxy, cluster, async () => {
+      await guarded(proxy, async () => {
         assert.match(proxy.output(), /backend "copy2" is stale \(restored from/);
         const r = await psql(proxy.url(db), "INSERT INTO t VALUES (5, 0)");
         assert.equal(r.code, 0, r.stderr);
@@ -137,7 +142,7 @@ Deno.test("replication: failed and diverged copies are dropped without client er
       const db = "diverge_tx";
       await cluster.recreateDatabase(db);
       await using proxy = await cluster.startProxy({ sections: { log: { level: "info" } } });
-      await withLogsOnFailure(proxy, cluster, async () => {
+      await guarded(proxy, async () => {
         const url = proxy.url(db);
         assert.equal((await psql(url, "CREATE TABLE t (id int PRIMARY KEY)")).code, 0);
         await copy.psql("INSERT INTO t VALUES (2)", { db });
@@ -166,7 +171,7 @@ Deno.test("replication: failed and diverged copies are dropped without client er
       await using proxy = await cluster.startProxy({
         sections: { log: { level: "info" }, replication: { copy_timeout: 1 } },
       });
-      await withLogsOnFailure(proxy, cluster, async () => {
+      await guarded(proxy, async () => {
         const url = proxy.url(db);
         assert.equal((await psql(url, "CREATE TABLE t (id int)")).code, 0);
         // Someone holds a lock on copy2 directly: the replicated INSERT waits there.
@@ -194,7 +199,7 @@ Deno.test("replication: failed and diverged copies are dropped without client er
       const db = "kill";
       await cluster.recreateDatabase(db);
       await using proxy = await cluster.startProxy({ sections: { log: { level: "info" } } });
-      await withLogsOnFailure(proxy, cluster, async () => {
+      await guarded(proxy, async () => {
         const init = await pgbench(proxy.url(db), ["-i", "-s", "1", "-q"]);
         assert.equal(init.code, 0, init.stderr);
         const load = pgbench(proxy.url(db), ["-c", "4", "-j", "2", "-T", "4", "-n"]);
@@ -230,7 +235,7 @@ Deno.test("replication: failed and diverged copies are dropped without client er
     await copy2.stop("fast");
     try {
       await using proxy = await cluster.startProxy({ sections: { log: { level: "info" } } });
-      await withLogsOnFailure(proxy, cluster, async () => {
+      await guarded(proxy, async () => {
         const r = await psql(proxy.url(db), "CREATE TABLE t (id int); INSERT INTO t VALUES (1)");
         assert.equal(r.code, 0, r.stderr);
         assert.deepEqual(staleCopies(proxy), ["copy2"]);
@@ -250,7 +255,7 @@ Deno.test("replication: failed and diverged copies are dropped without client er
       const db = "down_at_session";
       await cluster.recreateDatabase(db);
       await using proxy = await cluster.startProxy({ sections: { log: { level: "info" } } });
-      await withLogsOnFailure(proxy, cluster, async () => {
+      await guarded(proxy, async () => {
         const url = proxy.url(db);
         assert.equal(
           (await psql(url, "CREATE TABLE t (id int); INSERT INTO t VALUES (1)")).code,
@@ -279,7 +284,7 @@ Deno.test("replication: failed and diverged copies are dropped without client er
 
   await t.step("original down: a client connecting gets FATAL 57P03", async () => {
     await using proxy = await cluster.startProxy({ sections: { log: { level: "info" } } });
-    await withLogsOnFailure(proxy, cluster, async () => {
+    await guarded(proxy, async () => {
       await cluster.original.stop("immediate");
       try {
         assert.equal(await rejectsWith(() => pgClient(proxy.url())), "57P03");

@@ -11,13 +11,21 @@
  */
 
 import assert from "node:assert/strict";
-import { pgClient, psql, startCluster, waitFor, withLogsOnFailure } from "../harness/mod.ts";
+import {
+  pgClient,
+  type ProxyProcess,
+  psql,
+  startCluster,
+  waitFor,
+  withLogsOnFailure,
+} from "../harness/mod.ts";
 import {
   assertEverywhere,
   assertNoStale,
   psqlSession,
   sqlstates,
   VERBOSE,
+  withDeadline,
 } from "./_replication.ts";
 import { cleanEnv, pgBinary } from "../../scripts/pg_tools.ts";
 
@@ -27,11 +35,14 @@ const CONTINUE = [...VERBOSE, "-v", "ON_ERROR_STOP=0"];
 Deno.test("replication: writes reach the original and both copies", async (t) => {
   await using cluster = await startCluster({ copies: 2 });
   await using proxy = await cluster.startProxy();
+  /** Prints the logs when `fn` fails, and ends it when it hangs. */
+  const guarded = (p: ProxyProcess, fn: () => Promise<void>) =>
+    withLogsOnFailure(p, cluster, () => withDeadline(p, fn));
 
   /** Runs a step with a fresh database; every step must leave no copy stale. */
   const step = (name: string, db: string, fn: (db: string) => Promise<void>) =>
     t.step(name, () =>
-      withLogsOnFailure(proxy, cluster, async () => {
+      guarded(proxy, async () => {
         await cluster.recreateDatabase(db);
         await fn(db);
         assertNoStale(proxy);
@@ -380,13 +391,13 @@ Deno.test("replication: writes reach the original and both copies", async (t) =>
 
   await t.step(
     "load balancing: reads outside transactions are spread over the servers",
-    () =>
-      withLogsOnFailure(proxy, cluster, async () => {
-        const db = "balance";
-        await cluster.recreateDatabase(db);
-        await using balanced = await cluster.startProxy({
-          sections: { replication: { load_balance: true } },
-        });
+    async () => {
+      const db = "balance";
+      await cluster.recreateDatabase(db);
+      await using balanced = await cluster.startProxy({
+        sections: { replication: { load_balance: true } },
+      });
+      await guarded(balanced, async () => {
         const url = balanced.url(db);
         assert.equal((await psql(url, "CREATE TABLE t (id int)")).code, 0);
         const ports = new Set<string>();
@@ -411,17 +422,18 @@ Deno.test("replication: writes reach the original and both copies", async (t) =>
         assert.deepEqual(reads, Array(8).fill(`${cluster.original.port}:1`));
         await assertEverywhere(cluster, db, "SELECT id FROM t ORDER BY id", "1\n");
         assertNoStale(balanced);
-      }),
+      });
+    },
   );
 
   await t.step(
     "cancel: a read balanced to a copy is cancelled there",
-    () =>
-      withLogsOnFailure(proxy, cluster, async () => {
-        // Weight 0 on the original: every balanced read runs on a copy.
-        await using balanced = await cluster.startProxy({
-          sections: { replication: { load_balance: true }, original: { weight: 0 } },
-        });
+    async () => {
+      // Weight 0 on the original: every balanced read runs on a copy.
+      await using balanced = await cluster.startProxy({
+        sections: { replication: { load_balance: true }, original: { weight: 0 } },
+      });
+      await guarded(balanced, async () => {
         const sleepers = async () => {
           const counts = await cluster.queryEach(
             "SELECT count(*) FROM pg_stat_activity WHERE query = 'select pg_sleep(8)'",
@@ -459,7 +471,8 @@ Deno.test("replication: writes reach the original and both copies", async (t) =>
           await output;
         }
         assertNoStale(balanced);
-      }),
+      });
+    },
   );
 
   await t.step("usogres: logged no internal error while replicating", () => {
