@@ -25,7 +25,7 @@ import { getLogger, setupLogging, shutdownLogging } from "./log/mod.ts";
 import { ProxyServer } from "./server/proxy_server.ts";
 import { VERIFY_HELP, verifyCommand } from "./verify/mod.ts";
 import { MetricsListenError } from "./server/operations.ts";
-import { statusCommand } from "./admin/mod.ts";
+import { recoverCommand, statusCommand } from "./admin/mod.ts";
 import { VERSION } from "./version.ts";
 
 /** Process exit codes of the `usogres` command. */
@@ -38,7 +38,7 @@ export const ExitCode = {
   Usage: 2,
 } as const;
 
-const COMMANDS = ["run", "demo", "check-config", "verify", "passwd", "status"] as const;
+const COMMANDS = ["run", "demo", "check-config", "verify", "passwd", "status", "recover"] as const;
 /** Flags only `verify` takes (its `--user` is the configuration flag `backend.user`). */
 const VERIFY_FLAGS = ["table", "database", "chunk-rows", "progress"] as const;
 type Command = (typeof COMMANDS)[number];
@@ -77,6 +77,8 @@ export function helpText(): string {
     "                                          the terminal or stdin) for [auth.users]",
     "  usogres status [--config FILE] [FLAGS]  print SHOW BACKENDS and SHOW STATS of the running",
     "                                          usogres (exit 2 when it cannot be reached)",
+    "  usogres recover NAME [--config FILE]    recover a stale copy online through the running",
+    "                                          usogres; shows progress, exits 0 once in sync",
     "  usogres --help | --version",
     "",
     "Options:",
@@ -143,7 +145,11 @@ export async function main(args: readonly string[]): Promise<number> {
     const { passwdCommand } = await import("./passwd.ts");
     return await passwdCommand(positionals[1]!);
   }
-  if (!COMMANDS.includes(command) || positionals.length > 1) {
+  if (command === "recover" && (positionals.length !== 2 || positionals[1] === "")) {
+    err('usogres: "usogres recover" needs exactly one copy name');
+    return ExitCode.Usage;
+  }
+  if (!COMMANDS.includes(command) || (positionals.length > 1 && command !== "recover")) {
     err(`usogres: unknown command "${positionals.join(" ")}"`);
     err('Try "usogres --help" for more information.');
     return ExitCode.Usage;
@@ -193,6 +199,9 @@ export async function main(args: readonly string[]): Promise<number> {
     });
   }
   if (command === "status") return await statusCommand(loaded.config, { out, err });
+  if (command === "recover") {
+    return await recoverCommand(loaded.config, positionals[1]!, { out, err });
+  }
   return await runProxy(
     loaded,
     () => loadConfig({ configPath: values.config, overrides: overridesFromFlags(values) }),

@@ -13,7 +13,7 @@ import { PgError } from "../protocol/mod.ts";
 export type AdminCommand =
   | {
     readonly kind: "show";
-    readonly what: "backends" | "clients" | "stats" | "config" | "version";
+    readonly what: "backends" | "clients" | "stats" | "config" | "version" | "recovery";
   }
   | { readonly kind: "pause" | "resume" | "reload" | "shutdown" }
   | { readonly kind: "detach" | "recover" | "promote"; readonly backend: string }
@@ -24,7 +24,7 @@ export const COMMAND_SUMMARY =
   "Commands are SHOW BACKENDS, SHOW CLIENTS, SHOW STATS, SHOW CONFIG, SHOW VERSION, PAUSE, " +
   "RESUME, DETACH name, ATTACH name [FORCE], RECOVER name, PROMOTE name, RELOAD and SHUTDOWN.";
 
-const SHOW_TARGETS = ["backends", "clients", "stats", "config", "version"] as const;
+const SHOW_TARGETS = ["backends", "clients", "stats", "config", "version", "recovery"] as const;
 
 /**
  * A token: `text` as written, `value` folded (or unquoted). A `symbol` (any other character)

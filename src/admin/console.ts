@@ -34,6 +34,7 @@ import { showClients } from "./show_clients.ts";
 import { showStats } from "./show_stats.ts";
 import { showConfig } from "./show_config.ts";
 import { showVersion } from "./show_version.ts";
+import { showRecovery } from "./show_recovery.ts";
 import { pause } from "./pause.ts";
 import { resume } from "./resume.ts";
 import { detach } from "./detach.ts";
@@ -207,7 +208,7 @@ export class AdminConsole implements AdminConsoleHook {
       case "recover":
         return recover(ctx, c.backend);
       case "promote":
-        return promote(ctx, c.backend);
+        return promote(ctx, session, c.backend);
       case "reload":
         return reload(ctx);
       case "shutdown":
@@ -228,6 +229,8 @@ export class AdminConsole implements AdminConsoleHook {
         return showConfig(ctx);
       case "version":
         return showVersion();
+      case "recovery":
+        return showRecovery(ctx);
     }
   }
 

@@ -6,6 +6,7 @@
  * command reads it and nothing else, so commands are tested against plain objects.
  */
 
+import type { RecoveryProgress } from "../recovery/mod.ts";
 import type { LoadedConfig } from "../config/mod.ts";
 import type { HealthChecker, Histogram, Membership, WriteGate } from "../cluster/mod.ts";
 import type { ClientInfo, ProxyStats } from "../session/context.ts";
@@ -58,4 +59,22 @@ export interface AdminContext {
   reload(): Promise<ReloadReport>;
   /** Starts a graceful shutdown, as SIGTERM does. */
   requestShutdown(): void;
+  /**
+   * Recovers a stale copy online (RECOVER).
+   *
+   * @param name the copy
+   * @returns when it is in sync
+   * @throws Error when it cannot be recovered (it stays stale)
+   */
+  recover(name: string): Promise<void>;
+  /** Progress of the last recovery started (SHOW RECOVERY). */
+  recoveryProgress(): RecoveryProgress | undefined;
+  /**
+   * Makes an in-sync copy the original (PROMOTE).
+   *
+   * @param name the copy
+   * @param reason why, for logs
+   * @throws Error when the copy is not in sync
+   */
+  promote(name: string, reason: string): void;
 }

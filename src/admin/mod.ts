@@ -27,4 +27,4 @@ export {
   renderMetrics,
 } from "./metrics.ts";
 export { handleHttp, MetricsServer } from "./http.ts";
-export { formatTable, statusCommand, type StatusOutput } from "./status.ts";
+export { formatTable, recoverCommand, statusCommand, type StatusOutput } from "./status.ts";

@@ -1,25 +1,36 @@
 /**
  * @module
- * `PROMOTE name`: make a copy the original. Not implemented yet (#5): answered with 0A000
- * feature_not_supported.
+ * `PROMOTE name`: makes an in-sync copy the original. The old original becomes stale (recover it
+ * like any copy); new sessions go to the new original and existing ones are closed at their next
+ * idle moment so their clients reconnect.
  */
 
 import { PgError } from "../protocol/mod.ts";
 import type { AdminContext } from "./context.ts";
-import type { AdminReply } from "./_reply.ts";
+import type { AdminSession } from "./console.ts";
+import { type AdminReply, done } from "./_reply.ts";
 
 /**
  * Answers PROMOTE.
  *
  * @param ctx the running proxy
+ * @param session who asked, for the log
  * @param name the copy
- * @returns never, for now
- * @throws {PgError} 42704 unknown server; 0A000 otherwise
+ * @returns the reply
+ * @throws {PgError} 42704 unknown server; 55000 when it is the original or not in sync
  */
-export function promote(ctx: AdminContext, name: string): AdminReply {
-  if (!ctx.membership.members.some((m) => m.name === name)) {
-    throw new PgError("ERROR", "42704", `server "${name}" does not exist`);
+export function promote(ctx: AdminContext, session: AdminSession, name: string): AdminReply {
+  const m = ctx.membership.members.find((b) => b.name === name);
+  if (!m) throw new PgError("ERROR", "42704", `server "${name}" does not exist`);
+  if (m.role === "original") {
+    throw new PgError("ERROR", "55000", `server "${name}" is the original already`);
   }
-  // TODO(#5): failover of the original, manual and automatic.
-  throw PgError.featureNotSupported("PROMOTE is not implemented yet");
+  if (m.state.kind !== "inSync") {
+    throw new PgError("ERROR", "55000", `copy "${name}" is not in sync`, {
+      detail: "Only an in-sync copy holds every acknowledged write.",
+      hint: `Recover it first with RECOVER ${name}.`,
+    });
+  }
+  ctx.promote(name, `PROMOTE by user "${session.user}" from ${session.remote}`);
+  return done("PROMOTE");
 }

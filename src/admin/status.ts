@@ -33,26 +33,8 @@ export interface StatusOutput {
  * @returns the exit code: 0, 1 when a command failed, 2 when usogres could not be reached
  */
 export async function statusCommand(config: Config, io: StatusOutput): Promise<number> {
-  const host = connectHost(config.listen.host);
-  const user = config.admin.users[0] ?? "postgres";
-  let conn: BackendConnection;
-  try {
-    conn = await BackendConnection.connect(
-      { name: "usogres", host, port: config.listen.port },
-      {
-        user,
-        database: config.admin.database,
-        parameters: new Map([["application_name", "usogres status"]]),
-        // When client authentication asks for one (a remote listener, `[[hba]]` rules).
-        password: () => Promise.resolve(Deno.env.get("PGPASSWORD")),
-      },
-      { connectTimeoutMs: config.backendAuth.connectTimeoutMs, maxMessageSize: 1 << 24 },
-    );
-  } catch (e: unknown) {
-    const why = e instanceof BackendError ? describeFailure(e.failure) : String(e);
-    io.err(`usogres status: could not reach usogres at ${host}:${config.listen.port}: ${why}`);
-    return 2;
-  }
+  const conn = await consoleConnection(config, io, "usogres status");
+  if (!conn) return 2;
   try {
     const queries: [string, string][] = [["backends", "SHOW BACKENDS"], ["stats", "SHOW STATS"]];
     for (const [title, sql] of queries) io.out(formatTable(title, await simpleQuery(conn, sql)));
@@ -62,6 +44,93 @@ export async function statusCommand(config: Config, io: StatusOutput): Promise<n
     return 1;
   } finally {
     await conn.terminate();
+  }
+}
+
+/**
+ * `usogres recover NAME`: asks the running usogres to recover a copy online and follows the
+ * recovery with a progress bar until the copy is in sync.
+ *
+ * @param config the configuration (listen address, admin database and users)
+ * @param name the copy
+ * @param io where to print (the bar goes to stderr)
+ * @returns 0 once in sync, 1 when the recovery failed, 2 when usogres could not be reached
+ */
+export async function recoverCommand(
+  config: Config,
+  name: string,
+  io: StatusOutput & { bar?: (text: string) => void },
+): Promise<number> {
+  const conn = await consoleConnection(config, io, "usogres recover");
+  if (!conn) return 2;
+  try {
+    await simpleQuery(conn, `RECOVER ${quoteName(name)}`);
+    let last = "";
+    for (;;) {
+      const row = (await simpleQuery(conn, "SHOW RECOVERY")).rows[0];
+      if (row) {
+        const [copy, phase, percent, detail, error, state] = row;
+        const pct = Number(percent ?? "0");
+        const filled = Math.round(pct / 5);
+        const line = `[${"#".repeat(filled)}${".".repeat(20 - filled)}] ${
+          String(pct).padStart(3)
+        }% ${phase} ${detail ?? ""}`;
+        if (line !== last) {
+          (io.bar ?? io.err)(line);
+          last = line;
+        }
+        if (copy === name && error) {
+          io.err(`usogres recover: recovery of "${name}" failed: ${error}`);
+          return 1;
+        }
+        if (copy === name && phase === "done" && state === "in_sync") {
+          io.out(`copy "${name}" is in sync`);
+          return 0;
+        }
+        if (copy === name && phase === "done") {
+          io.out(`copy "${name}" recovered; now ${state ?? "unknown"}`);
+          return 0;
+        }
+      }
+      await new Promise((r) => setTimeout(r, 500));
+    }
+  } catch (e: unknown) {
+    io.err(`usogres recover: ${e instanceof Error ? e.message : String(e)}`);
+    return 1;
+  } finally {
+    await conn.terminate();
+  }
+}
+
+/** Copy names are lower-case identifiers (config rule); quote anything else anyway. */
+function quoteName(name: string): string {
+  return /^[a-z_][a-z0-9_]*$/.test(name) ? name : `"${name.replaceAll('"', '""')}"`;
+}
+
+/** Connects to the admin console of the usogres `config` describes; reports failures to `io`. */
+async function consoleConnection(
+  config: Config,
+  io: StatusOutput,
+  program: string,
+): Promise<BackendConnection | undefined> {
+  const host = connectHost(config.listen.host);
+  const user = config.admin.users[0] ?? "postgres";
+  try {
+    return await BackendConnection.connect(
+      { name: "usogres", host, port: config.listen.port },
+      {
+        user,
+        database: config.admin.database,
+        parameters: new Map([["application_name", program]]),
+        // When client authentication asks for one (a remote listener, `[[hba]]` rules).
+        password: () => Promise.resolve(Deno.env.get("PGPASSWORD")),
+      },
+      { connectTimeoutMs: config.backendAuth.connectTimeoutMs, maxMessageSize: 1 << 24 },
+    );
+  } catch (e: unknown) {
+    const why = e instanceof BackendError ? describeFailure(e.failure) : String(e);
+    io.err(`${program}: could not reach usogres at ${host}:${config.listen.port}: ${why}`);
+    return undefined;
   }
 }
 

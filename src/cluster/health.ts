@@ -59,6 +59,10 @@ export interface HealthCheckerOptions {
   readonly config: () => Config;
   /** Backend states to update. */
   readonly membership: Membership;
+  /** Called when the original has failed `retries` checks in a row (automatic failover). */
+  readonly onOriginalDown?: (name: string, reason: string) => void;
+  /** Called after each passing check of a copy that is stale (automatic recovery). */
+  readonly onStaleCopyUp?: (name: string) => void;
   /** Finds the password for a server, as sessions do (config, PGPASSWORD, .pgpass). */
   readonly passwordFor: (
     host: string,
@@ -282,8 +286,12 @@ export class HealthChecker implements AsyncDisposable {
       if (wasUp && !up) {
         log.error(
           "the original server failed {n} health checks in a row: {error}; clients cannot work " +
-            "until it answers again (failover is manual)",
+            "until it answers again or a copy is promoted",
           { n: h.failures, error: h.lastError },
+        );
+        this.#o.onOriginalDown?.(
+          name,
+          `failed ${h.failures} health checks in a row: ${h.lastError}`,
         );
       } else if (!wasUp && up) log.info("the original server answers health checks again");
       return;
@@ -300,6 +308,7 @@ export class HealthChecker implements AsyncDisposable {
     } else if (up && state === "down") {
       membership.markStale(name, "answers health checks again after being down; it missed writes");
     }
+    if (up && membership.get(name).state.kind === "stale") this.#o.onStaleCopyUp?.(name);
   }
 }
 

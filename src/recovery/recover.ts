@@ -41,6 +41,8 @@ export interface RecoveryProgress {
   percent: number;
   /** One line about what is going on. */
   detail: string;
+  /** Why it failed, once it has. */
+  error?: string;
 }
 
 /** What a recovery needs from the running process. */
@@ -231,6 +233,8 @@ export async function recoverCopy(
     if (paused) writeGate.resume();
     for (const c of snapshots) c.close();
     const reason = e instanceof Error ? e.message : String(e);
+    progress.error = reason;
+    onProgress(progress);
     if (membership.get(name).state.kind === "recovering") {
       membership.markStale(name, `recovery failed: ${reason}`);
     }

@@ -85,6 +85,8 @@ export interface Batch {
     /** For the COMMIT or ROLLBACK that ends a wrapped write: that write's completion. */
     readonly finishes?: PromiseWithResolvers<void>;
   };
+  /** When it passed the write gate (for the fan-out latency histogram). */
+  startedAt?: number;
   /** Whether it passed the write gate (and must leave it when finished). */
   gated?: boolean;
   /** Set when usogres runs this autocommit write inside a transaction (see relay.ts). */

@@ -7,6 +7,7 @@
  * after the listener is bound, and stops it last.
  */
 
+import type { RecoveryProgress } from "../recovery/mod.ts";
 import type { Config, LoadedConfig } from "../config/mod.ts";
 import { resolveBackendPassword } from "../auth/mod.ts";
 import { HealthChecker, Histogram, type Membership, type WriteGate } from "../cluster/mod.ts";
@@ -46,6 +47,22 @@ export interface OperationsHost {
   accepting(): boolean;
   /** Starts the graceful shutdown. */
   shutdown(): Promise<void>;
+  /**
+   * Recovers a stale copy online.
+   *
+   * @param name the copy
+   * @returns when it is in sync
+   */
+  recover(name: string): Promise<void>;
+  /** Progress of the last recovery started. */
+  recoveryProgress(): RecoveryProgress | undefined;
+  /**
+   * Makes an in-sync copy the original.
+   *
+   * @param name the copy
+   * @param reason why, for logs
+   */
+  promote(name: string, reason: string): void;
 }
 
 /** Options of {@link Operations}. */
@@ -107,9 +124,36 @@ export class Operations {
     this.#reload = opts.reload;
     this.shutdownRequested = new Promise((resolve) => (this.#requested = resolve));
     const env = Deno.env.toObject();
+    const lastAutoRecovery = new Map<string, number>();
     this.health = new HealthChecker({
       config: () => this.config,
       membership: host.membership,
+      onOriginalDown: (name, reason) => {
+        if (this.config.replication.failover !== "auto") return;
+        // Confirmed by health checks, not by one terminated backend (57P01 alone proves nothing).
+        const next = this.config.copies.find((c) => host.membership.isInSync(c.name));
+        if (!next) {
+          log.error("automatic failover impossible: no in-sync copy to promote");
+          return;
+        }
+        try {
+          host.promote(next.name, `automatic failover: original "${name}" ${reason}`);
+        } catch (e: unknown) {
+          log.error("automatic failover failed: {error}", {
+            error: e instanceof Error ? e.message : String(e),
+          });
+        }
+      },
+      onStaleCopyUp: (name) => {
+        if (!this.config.replication.autoRecover) return;
+        const running = host.recoveryProgress();
+        if (running && running.phase !== "done" && running.error === undefined) return;
+        const last = lastAutoRecovery.get(name) ?? 0;
+        if (Date.now() - last < 60_000) return; // a failed attempt is retried once a minute
+        lastAutoRecovery.set(name, Date.now());
+        log.info('automatic recovery of copy "{name}" starts', { name });
+        host.recover(name).catch(() => {}); // failures are logged by the recovery
+      },
       passwordFor: (hostName, port, database, user) =>
         resolveBackendPassword({
           configured: this.config.backendAuth.password,
@@ -135,6 +179,9 @@ export class Operations {
       activeClients: () => host.activeClients(),
       accepting: () => host.accepting(),
       reload: () => this.reload(),
+      recover: (name) => host.recover(name),
+      recoveryProgress: () => host.recoveryProgress(),
+      promote: (name, reason) => host.promote(name, reason),
       requestShutdown: () => {
         this.#requested();
         void host.shutdown();

@@ -92,6 +92,9 @@ export class ProxyServer implements AsyncDisposable {
         activeClients: () => this.#admitted,
         accepting: () => !this.#stopping,
         shutdown: () => this.shutdown(),
+        recover: (name) => this.recover(name),
+        recoveryProgress: () => this.recoveryProgress,
+        promote: (name, reason) => this.promote(name, reason),
       },
       options,
     );

@@ -58,7 +58,7 @@ export async function authenticateClient(client: ClientIdentity): Promise<void> 
     tls: tls !== undefined,
   });
   const verifier = method === "scram-sha-256" || method === "md5"
-    ? await client.security.lookupVerifier(client.user)
+    ? await client.security.lookupVerifier(client.config, client.user)
     : undefined;
   if ((method === "scram-sha-256" || method === "md5") && verifier === undefined) {
     // PostgreSQL logs this and runs the exchange anyway, so the client cannot tell.

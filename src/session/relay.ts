@@ -649,7 +649,10 @@ export class Relay implements RecoveringSession {
       batch.route = "all";
       open.tracker.wantTags = true;
     }
-    if (gated) batch.gated = true;
+    if (gated) {
+      batch.gated = true;
+      batch.startedAt = performance.now();
+    }
     if (route === "all" && batch.label === "") batch.label = label;
     if (rowPlan || rowPlans) batch.rowBased = true;
     // One retained copy per Parse: its identity is how copy links know which version they have.
@@ -1053,6 +1056,12 @@ export class Relay implements RecoveringSession {
   async #runOnCopies(batch: Batch, original: BatchOutcome): Promise<void> {
     const links = this.#writeSet();
     const timeout = this.#o.ctx.config.replication.copyTimeoutMs;
+    if (batch.route === "all") {
+      const membership = this.#o.membership;
+      for (const c of this.#o.ctx.config.copies) {
+        if (!membership.isInSync(c.name)) membership.get(c.name).writesSkipped++;
+      }
+    }
     await Promise.all(links.map(async (link) => {
       try {
         await this.#runOnCopy(link, batch, original, timeout);
@@ -1062,6 +1071,9 @@ export class Relay implements RecoveringSession {
     }));
     if (this.#copyBatch === batch) this.#copyBatch = undefined;
     this.#record(batch, original);
+    if (batch.route === "all" && batch.startedAt !== undefined) {
+      this.#o.ctx.fanoutLatency.observe((performance.now() - batch.startedAt) / 1000);
+    }
   }
 
   /** Records a finished batch for the journal of a recovering copy, as a copy would run it. */
@@ -1217,6 +1229,7 @@ export class Relay implements RecoveringSession {
   #diverged(link: CopyLink, batch: Batch, reason: string): void {
     const m = this.#o.membership.get(link.name);
     m.divergences++;
+    m.lastDivergenceAt = Date.now();
     this.#o.ctx.stats.divergences++;
     log.error('divergence on copy "{copy}" for client {remote}: {reason}; statement: {sql}', {
       copy: link.name,

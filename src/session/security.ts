@@ -28,12 +28,14 @@ export interface ClientSecurity {
   /** Secret for the mock SCRAM salts of unknown roles. */
   readonly mockSecret: Uint8Array;
   /**
-   * Finds a role's stored verifier (`[auth.users]`, then `auth_query`).
+   * Finds a role's stored verifier (`[auth.users]`, then `auth_query` on the original), with the
+   * configuration in force now (it may have been reloaded, or the original promoted).
    *
+   * @param config the current configuration
    * @param user the role name
    * @returns the verifier, or undefined for an unknown role
    */
-  lookupVerifier(user: string): Promise<string | undefined>;
+  lookupVerifier(config: Config, user: string): Promise<string | undefined>;
 }
 
 /**
@@ -54,20 +56,21 @@ export async function createClientSecurity(
     user: string,
   ) => Promise<string | undefined>,
 ): Promise<ClientSecurity> {
+  // TLS files are read once, at start (a RELOAD does not read them again).
   const tls = await loadTlsServer(config.tls);
-  const original = config.original;
-  const target = {
-    original,
-    password: (database: string, user: string) =>
-      passwordFor(original.host, original.port, database, user),
-    timeoutMs: config.backendAuth.connectTimeoutMs,
-    maxMessageSize: config.listen.maxMessageSize,
-  };
   return {
     tls,
     slots: new AddressSlots(config.listen.maxClientsPerAddress),
     mockSecret: crypto.getRandomValues(new Uint8Array(32)),
-    lookupVerifier: (user) => lookupVerifier(config.auth, target, user),
+    lookupVerifier: (current, user) => {
+      const original = current.original;
+      return lookupVerifier(current.auth, {
+        original,
+        password: (database, role) => passwordFor(original.host, original.port, database, role),
+        timeoutMs: current.backendAuth.connectTimeoutMs,
+        maxMessageSize: current.listen.maxMessageSize,
+      }, user);
+    },
   };
 }
 

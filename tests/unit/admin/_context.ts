@@ -70,6 +70,9 @@ export function testAdmin(retries = 2): TestAdmin {
     requestShutdown: () => {
       ctx.shutdowns++;
     },
+    recover: () => Promise.reject(new Error("no recovery here")),
+    recoveryProgress: () => undefined,
+    promote: (name) => ctx.membership.promote(name, "test"),
   };
   return ctx;
 }

@@ -213,13 +213,25 @@ Deno.test("admin console: ATTACH refuses a down or recovering copy even with FOR
   assert.equal((await run(ctx, "ATTACH copy FORCE")).errors[0]?.code, "55000");
 });
 
-Deno.test("admin console: RECOVER and PROMOTE are not implemented yet (0A000)", async () => {
+Deno.test("admin console: RECOVER refuses an in-sync copy (55000) and starts for a stale one", async () => {
   const ctx = testAdmin();
-  for (const sql of ["RECOVER copy", "PROMOTE copy"]) {
-    const r = await run(ctx, sql);
-    assert.equal(r.errors[0]?.code, "0A000", sql);
-    assert.match(r.errors[0]?.message ?? "", /is not implemented yet$/);
-  }
+  const inSync = await run(ctx, "RECOVER copy");
+  assert.equal(inSync.errors[0]?.code, "55000");
+  ctx.membership.markStale("copy", "test");
+  const stale = await run(ctx, "RECOVER copy");
+  assert.deepEqual(stale.errors, []);
+  assert.deepEqual(stale.tags, ["RECOVER"]);
+  assert.match(stale.notices[0]?.message ?? "", /SHOW RECOVERY/);
+});
+
+Deno.test("admin console: PROMOTE makes an in-sync copy the original, refuses a stale one", async () => {
+  const ctx = testAdmin();
+  assert.equal((await run(ctx, "PROMOTE nosuch")).errors[0]?.code, "42704");
+  assert.equal((await run(ctx, "PROMOTE original")).errors[0]?.code, "55000");
+  assert.deepEqual((await run(ctx, "PROMOTE copy")).tags, ["PROMOTE"]);
+  assert.equal(ctx.membership.original, "copy");
+  assert.equal(ctx.membership.get("original").state.kind, "stale");
+  assert.equal((await run(ctx, "PROMOTE original")).errors[0]?.code, "55000");
 });
 
 Deno.test("admin console: PAUSE holds write batches until RESUME", async () => {

@@ -137,9 +137,10 @@ Deno.test("membership: persists states and restores a stale copy after a restart
     await a.load(); // missing file: everything in sync
     a.markStale("c1", "row count differs");
     const saved = JSON.parse(await Deno.readTextFile(file));
-    assert.equal(saved.c1.kind, "stale");
-    assert.equal(saved.c2.kind, "inSync");
-    assert.equal(saved.o.kind, "inSync");
+    assert.equal(saved.original, "o");
+    assert.equal(saved.backends.c1.kind, "stale");
+    assert.equal(saved.backends.c2.kind, "inSync");
+    assert.equal(saved.backends.o.kind, "inSync");
 
     const b = new Membership("o", ["c1", "c2"], file);
     assert.ok(b.isInSync("c1"));
