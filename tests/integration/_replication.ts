@@ -7,7 +7,13 @@
 
 import assert from "node:assert/strict";
 import { psql, type PsqlOptions } from "../harness/mod.ts";
-import type { ClientResult, PgServer, ProxyProcess, TestCluster } from "../harness/mod.ts";
+import type {
+  ClientResult,
+  PgServer,
+  ProxyProcess,
+  StartProxyOptions,
+  TestCluster,
+} from "../harness/mod.ts";
 
 /** psql prints `ERROR:  22012: division by zero` with this, so tests can read the SQLSTATE. */
 export const VERBOSE = ["-v", "VERBOSITY=verbose"];
@@ -191,5 +197,60 @@ export async function withDeadline<T>(
     throw e;
   } finally {
     clearTimeout(timer);
+  }
+}
+
+/**
+ * The usogres a test file's steps share, started again before a step when an earlier step left a
+ * copy stale (each step uses its own database, so a fresh usogres with every copy in sync is a
+ * clean start), so that one failure does not fail every step after it.
+ */
+export class SharedProxy implements AsyncDisposable {
+  readonly #cluster: TestCluster;
+  readonly #opts: StartProxyOptions;
+  readonly #outputs: string[] = [];
+  #proxy: ProxyProcess;
+
+  private constructor(cluster: TestCluster, opts: StartProxyOptions, proxy: ProxyProcess) {
+    this.#cluster = cluster;
+    this.#opts = opts;
+    this.#proxy = proxy;
+  }
+
+  /**
+   * Starts usogres in front of the cluster.
+   * @param cluster the servers
+   * @param opts usogres options, reused on every restart
+   * @returns the shared usogres; dispose it to stop it
+   */
+  static async start(cluster: TestCluster, opts: StartProxyOptions = {}): Promise<SharedProxy> {
+    return new SharedProxy(cluster, opts, await cluster.startProxy(opts));
+  }
+
+  /** The running usogres. */
+  get current(): ProxyProcess {
+    return this.#proxy;
+  }
+
+  /**
+   * Returns a usogres with every copy in sync, starting a new one if a copy went stale.
+   * @returns the usogres for the next step
+   */
+  async inSync(): Promise<ProxyProcess> {
+    if (staleCopies(this.#proxy).length > 0) {
+      await this.#proxy.stop();
+      this.#outputs.push(this.#proxy.output());
+      this.#proxy = await this.#cluster.startProxy(this.#opts);
+    }
+    return this.#proxy;
+  }
+
+  /** Everything every usogres started here printed. */
+  output(): string {
+    return [...this.#outputs, this.#proxy.output()].join("");
+  }
+
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.#proxy.stop();
   }
 }

@@ -23,6 +23,7 @@ import {
   assertEverywhere,
   assertNoStale,
   psqlSession,
+  SharedProxy,
   sqlstates,
   VERBOSE,
   withDeadline,
@@ -34,19 +35,22 @@ const CONTINUE = [...VERBOSE, "-v", "ON_ERROR_STOP=0"];
 
 Deno.test("replication: writes reach the original and both copies", async (t) => {
   await using cluster = await startCluster({ copies: 2 });
-  await using proxy = await cluster.startProxy();
+  await using shared = await SharedProxy.start(cluster);
+  let proxy = shared.current;
   /** Prints the logs when `fn` fails, and ends it when it hangs. */
   const guarded = (p: ProxyProcess, fn: () => Promise<void>) =>
     withLogsOnFailure(p, cluster, () => withDeadline(p, fn));
 
   /** Runs a step with a fresh database; every step must leave no copy stale. */
   const step = (name: string, db: string, fn: (db: string) => Promise<void>) =>
-    t.step(name, () =>
-      guarded(proxy, async () => {
+    t.step(name, async () => {
+      proxy = await shared.inSync();
+      await guarded(proxy, async () => {
         await cluster.recreateDatabase(db);
         await fn(db);
         assertNoStale(proxy);
-      }));
+      });
+    });
 
   await step(
     "psql: CREATE, INSERT, UPDATE, DELETE and multi-statement strings reach both copies",
@@ -476,6 +480,6 @@ Deno.test("replication: writes reach the original and both copies", async (t) =>
   );
 
   await t.step("usogres: logged no internal error while replicating", () => {
-    assert.doesNotMatch(proxy.output(), /internal error/);
+    assert.doesNotMatch(shared.output(), /internal error/);
   });
 });
