@@ -10,10 +10,9 @@
  * for startup failures, never XX000. `USOGRES_FUZZ_CASES` sets the count.
  */
 
-import { BackendPool } from "../../../src/session/backend_pool.ts";
 import assert from "node:assert/strict";
 import { makeScramVerifier, md5Verifier } from "../../../src/auth/mod.ts";
-import { Histogram, Membership, WriteGate } from "../../../src/cluster/mod.ts";
+import { Membership, WriteGate } from "../../../src/cluster/mod.ts";
 import { type Config, defaultConfig } from "../../../src/config/mod.ts";
 import { decodeErrorResponse } from "../../../src/protocol/mod.ts";
 import { CatalogCache, Classifier } from "../../../src/replication/mod.ts";
@@ -121,6 +120,7 @@ async function contextFor(config: Config): Promise<SessionContext> {
     writeGate: new WriteGate(),
     recovery: new RecoveryState(),
     pool: new BackendPool(0, 0),
+    fanoutLatency: new Histogram(),
     adminConsole: undefined,
     nextSessionId: () => ++sessionIds,
     shuttingDown: () => false,
