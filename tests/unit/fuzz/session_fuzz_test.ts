@@ -12,7 +12,7 @@
 
 import assert from "node:assert/strict";
 import { makeScramVerifier, md5Verifier } from "../../../src/auth/mod.ts";
-import { Membership, WriteGate } from "../../../src/cluster/mod.ts";
+import { Histogram, Membership, WriteGate } from "../../../src/cluster/mod.ts";
 import { type Config, defaultConfig } from "../../../src/config/mod.ts";
 import { decodeErrorResponse } from "../../../src/protocol/mod.ts";
 import { CatalogCache, Classifier } from "../../../src/replication/mod.ts";
