@@ -87,7 +87,11 @@ export class BackendConnection {
     this.target = target;
     this.#conn = conn;
     this.#writer = new SocketWriter(conn);
-    this.reader = new FrameReader(conn, { maxLength: backendMaxLength(maxMessageSize) });
+    // Small while idle (a pooled or quiet connection holds 2 KiB), 32 KiB once results stream.
+    this.reader = new FrameReader(conn, {
+      maxLength: backendMaxLength(maxMessageSize),
+      idleSize: 2048,
+    });
   }
 
   /** Bytes written to the server so far. */

@@ -38,6 +38,12 @@ export interface FrameReaderOptions {
   readonly maxLength: (code: number) => number;
   /** Initial buffer size in bytes (default 32 KiB, at least 64). */
   readonly initialSize?: number;
+  /**
+   * Buffer size while traffic is light (default: `initialSize`). An idle connection then holds
+   * only this much; the buffer grows back to `initialSize` as soon as a read fills it, so a large
+   * result still streams in big reads.
+   */
+  readonly idleSize?: number;
 }
 
 const DEFAULT_INITIAL_SIZE = 32 * 1024;
@@ -81,6 +87,9 @@ export class FrameReader {
   readonly #maxLength: (code: number) => number;
   readonly #initialSize: number;
   readonly #maxRetainedSize: number;
+  readonly #idleSize: number;
+  /** Whether the last read filled all the free space (traffic is heavy: keep a big buffer). */
+  #lastReadFull = false;
   #buf: Uint8Array<ArrayBuffer>;
   #start = 0;
   #end = 0;
@@ -100,7 +109,8 @@ export class FrameReader {
     // A buffer up to four times the initial size is kept, so a run of messages somewhat larger
     // than the buffer does not reallocate per message; anything bigger is dropped afterwards.
     this.#maxRetainedSize = 4 * this.#initialSize;
-    this.#buf = new Uint8Array(this.#initialSize);
+    this.#idleSize = Math.max(64, Math.min(opts.idleSize ?? this.#initialSize, this.#initialSize));
+    this.#buf = new Uint8Array(this.#idleSize);
   }
 
   /** Bytes received but not yet returned as frames (after EOF: > 0 means truncated). */
@@ -172,7 +182,15 @@ export class FrameReader {
     // A complete message is still buffered: the caller should drain it first; reading now could
     // find no free tail, so report progress without reading.
     if (this.#end - this.#start >= need) return true;
-    if (this.#start === this.#end) this.#start = this.#end = 0;
+    if (this.#start === this.#end) {
+      this.#start = this.#end = 0;
+      // Nothing pending: size the buffer for the traffic the last read saw.
+      const current = this.#buf.length;
+      if (this.#lastReadFull && current < this.#initialSize) this.#replace(this.#initialSize);
+      else if (!this.#lastReadFull && current > this.#idleSize && need <= this.#idleSize) {
+        this.#replace(this.#idleSize);
+      }
+    }
     const avail = this.#end - this.#start;
     const size = this.#buf.length;
     if (size > this.#maxRetainedSize && need <= this.#initialSize && avail <= this.#initialSize) {
@@ -184,8 +202,10 @@ export class FrameReader {
       this.#start = 0;
       this.#end = avail;
     }
+    const free = this.#buf.length - this.#end;
     const n = await this.#src.read(this.#buf.subarray(this.#end));
     if (n === null) return false;
+    this.#lastReadFull = n === free;
     this.#end += n;
     this.#bytesRead += n;
     return true;

@@ -92,6 +92,7 @@ export class ClientConnection {
     this.#reader = new FrameReader(this.#conn, {
       startup: true,
       maxLength: frontendMaxLength(ctx.config.listen.maxMessageSize),
+      idleSize: 2048, // an idle client holds 2 KiB of buffer, not 32
     });
     const addr = conn.remoteAddr;
     this.#remote = addr.transport === "tcp" || addr.transport === "udp"

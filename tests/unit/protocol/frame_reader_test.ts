@@ -270,3 +270,44 @@ Deno.test("FrameReader: accepts a startup packet of exactly 10,000 bytes", async
   assert.equal(frames.length, 1);
   assert.equal(truncated, false);
 });
+
+Deno.test("FrameReader: holds idleSize while reads are small, grows when a read fills the buffer, shrinks back", async () => {
+  // Messages of 1 KiB delivered first in one burst bigger than the idle buffer, then one by one.
+  const msg = (n: number) => {
+    const b = new Uint8Array(1024);
+    b[0] = 0x44; // 'D'
+    new DataView(b.buffer).setInt32(1, 1023);
+    b[5] = n;
+    return b;
+  };
+  const burst = new Uint8Array(8 * 1024);
+  for (let i = 0; i < 8; i++) burst.set(msg(i), i * 1024);
+  const chunks: Uint8Array[] = [burst, msg(9), msg(10)];
+  const src = {
+    read(p: Uint8Array): Promise<number | null> {
+      const c = chunks[0];
+      if (!c) return Promise.resolve(null);
+      const n = Math.min(p.length, c.length);
+      p.set(c.subarray(0, n));
+      if (n === c.length) chunks.shift();
+      else chunks[0] = c.subarray(n);
+      return Promise.resolve(n);
+    },
+  };
+  const r = new FrameReader(src, {
+    maxLength: () => 1 << 20,
+    initialSize: 32 * 1024,
+    idleSize: 2048,
+  });
+  assert.equal(r.bufferSize, 2048);
+  const seen: number[] = [];
+  let grew = false;
+  while (await r.fill()) {
+    let f;
+    while ((f = r.tryNext())) seen.push(f.bytes[5]!);
+    if (r.bufferSize === 32 * 1024) grew = true;
+  }
+  assert.deepEqual(seen, [0, 1, 2, 3, 4, 5, 6, 7, 9, 10]);
+  assert.ok(grew, "a read that filled the idle buffer made it grow");
+  assert.equal(r.bufferSize, 2048, "light traffic afterwards shrank it back");
+});
