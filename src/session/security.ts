@@ -153,12 +153,16 @@ export async function answerSslRequest(
   }
   if (reader.buffered > 0) {
     // The bytes would be read as plain text from a connection the client believes encrypted.
-    throw new ProtocolError("received unencrypted data after SSL request");
+    throw new PgError("FATAL", "08P01", "received unencrypted data after SSL request", {
+      detail: "This could be either a client-software bug or evidence of an attempted " +
+        "man-in-the-middle attack.",
+    });
   }
   await writer.write(SSL_YES);
   try {
     await socket.upgrade(security.tls, false);
   } catch (e: unknown) {
+    if (e instanceof PgError) throw e;
     throw handshakeFailed(remote, e);
   }
 }

@@ -25,7 +25,7 @@ import {
   verifyCertificateIssuer,
   watchHandshake,
 } from "../backend/mod.ts";
-import type { ByteSource } from "../protocol/mod.ts";
+import { type ByteSource, ProtocolError } from "../protocol/mod.ts";
 
 /** The ALPN protocol name PostgreSQL 17 registered (`PG_ALPN_PROTOCOL`). */
 export const PG_ALPN_PROTOCOL = "postgresql";
@@ -273,11 +273,16 @@ export class ClientSocket implements ByteSource, ByteSink {
    * @param server certificate context
    * @param direct true for direct SSL (the ClientHello was read by {@link startsWithTls})
    * @returns the session
-   * @throws Error when the handshake fails or the socket closes during it
+   * @throws Error when the handshake fails or the socket closes during it; ProtocolError (08P01)
+   *   when plain bytes followed an SSLRequest
    */
   async upgrade(server: TlsServer, direct: boolean): Promise<TlsSession> {
     const initial = this.#pushback;
     this.#pushback = undefined;
+    if (!direct && initial !== undefined) {
+      // Plain bytes that followed the SSLRequest: they would be taken for the ClientHello.
+      throw new ProtocolError("received unencrypted data after SSL request");
+    }
     const duplex = connDuplex(this.#conn, initial);
     const socket = new TLSSocket(duplex, {
       isServer: true,
