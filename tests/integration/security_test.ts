@@ -295,6 +295,27 @@ Deno.test("security", async (t) => {
     });
   });
 
+  await t.step("SSLRequest with plain bytes pipelined behind it: FATAL 08P01, no 'S'", async () => {
+    await using proxy = await cluster.startProxy({ sections: tlsRequired });
+    await withLogsOnFailure(proxy, cluster, async () => {
+      const conn = await Deno.connect({ hostname: "127.0.0.1", port: proxy.port });
+      try {
+        const ssl = new Uint8Array([0, 0, 0, 8, 0x04, 0xd2, 0x16, 0x2f]);
+        const startup = startupPacket({ user: SCRAM_USER, database: "postgres" });
+        const both = new Uint8Array(ssl.length + startup.length);
+        both.set(ssl);
+        both.set(startup, ssl.length);
+        await conn.write(both);
+        const m = await readMessage(conn, { bytes: new Uint8Array(0) });
+        assert.equal(m?.type, "E");
+        assert.match(new TextDecoder().decode(m!.body), /C08P01\0/);
+        assert.match(new TextDecoder().decode(m!.body), /unencrypted data after SSL request/);
+      } finally {
+        conn.close();
+      }
+    });
+  });
+
   await t.step(
     "client certificates: cert method takes a CA-signed CN, refuses others",
     async () => {
