@@ -337,6 +337,10 @@ export class Relay implements RecoveringSession {
             }
             copyBatch.copyIn = false;
           }
+        } else if (isCopyMessage(code)) {
+          // COPY data outside a COPY on the copies (a COPY only the original runs, or a stray
+          // CopyFail after the COPY ended, which postgres.js sends): the original alone gets it,
+          // and ignores what does not belong to a COPY, as PostgreSQL does.
         } else {
           const link = !start && code === FrontendCode.Query
             ? this.#balancedTarget(frame)
@@ -1343,6 +1347,7 @@ function releasesLocks(st: StatementInfo): boolean {
 function cannotWrap(st: StatementInfo): boolean {
   switch (st.node) {
     case "TransactionStmt":
+    case "CopyStmt": // the client must be able to send CopyData while the batch is open
     case "VacuumStmt":
     case "CreatedbStmt":
     case "DropdbStmt":
