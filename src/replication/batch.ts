@@ -87,6 +87,8 @@ export interface Batch {
   };
   /** When it passed the write gate (for the fan-out latency histogram). */
   startedAt?: number;
+  /** Set when the copies ran this batch's COMMIT before the original got it. */
+  copiesCommitted?: boolean;
   /** Whether it passed the write gate (and must leave it when finished). */
   gated?: boolean;
   /** Set when usogres runs this autocommit write inside a transaction (see relay.ts). */

@@ -20,6 +20,8 @@ export interface PreparedStatement {
   readonly rowPlan?: RowPlan;
   /** Set when usogres refused the statement (the original got a refusal in its place). */
   readonly refused?: boolean;
+  /** Set when the statement is a COMMIT (copies commit before the original). */
+  readonly commit?: boolean;
 }
 
 /**
@@ -35,7 +37,10 @@ export function routeOf(c: StatementClass): BatchRoute {
 /** One session's prepared statements and portals. */
 export class PreparedStatements {
   readonly #statements = new Map<string, PreparedStatement>();
-  readonly #portals = new Map<string, { route: BatchRoute; rowPlan: RowPlan | undefined }>();
+  readonly #portals = new Map<
+    string,
+    { route: BatchRoute; rowPlan: RowPlan | undefined; commit: boolean }
+  >();
   readonly #sqlPrepared = new Map<string, StatementClass>();
 
   /**
@@ -50,7 +55,8 @@ export class PreparedStatements {
     name: string,
     route: BatchRoute,
     parse: Uint8Array,
-    extra: { readonly rowPlan?: RowPlan; readonly refused?: boolean } = {},
+    extra: { readonly rowPlan?: RowPlan; readonly refused?: boolean; readonly commit?: boolean } =
+      {},
   ): void {
     this.#statements.set(name, { route, parse, ...extra });
   }
@@ -75,7 +81,7 @@ export class PreparedStatements {
   bound(portal: string, statement: string): BatchRoute {
     const s = this.#statements.get(statement);
     const route = s?.route ?? "all";
-    this.#portals.set(portal, { route, rowPlan: s?.rowPlan });
+    this.#portals.set(portal, { route, rowPlan: s?.rowPlan, commit: s?.commit ?? false });
     return route;
   }
 
@@ -87,6 +93,16 @@ export class PreparedStatements {
    */
   portal(portal: string): BatchRoute {
     return this.#portals.get(portal)?.route ?? "all";
+  }
+
+  /**
+   * Whether executing a portal commits the transaction (its statement is a COMMIT).
+   *
+   * @param portal portal name
+   * @returns true for a COMMIT portal
+   */
+  portalCommits(portal: string): boolean {
+    return this.#portals.get(portal)?.commit ?? false;
   }
 
   /**

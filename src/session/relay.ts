@@ -164,7 +164,7 @@ export class Relay implements RecoveringSession {
   #hasTemporary = false;
   /** Set while the client side must wait for a wrapped write to commit. */
   #blockOn: Promise<void> | undefined;
-  readonly #idleWaiters: (() => void)[] = [];
+  readonly #idleWaiters: { resolve: () => void; except: InFlight | undefined }[] = [];
 
   /**
    * Sets up the relay; call {@link clientToBackends} and {@link originalToClient} to run it.
@@ -498,6 +498,7 @@ export class Relay implements RecoveringSession {
     let label = "";
     let classified: Classification | undefined;
     let retained: Uint8Array | undefined;
+    let executePortal = "";
     switch (code) {
       case FrontendCode.Query: {
         kind = "Query";
@@ -547,11 +548,12 @@ export class Relay implements RecoveringSession {
         } else {
           rowPlan = planned?.plans[0];
           if (rowPlan) replacement = encodeParse(m.statement, rowPlan.originalSql, m.paramTypes);
+          const commit = c.statements.length === 1 && isCommit(c.statements[0]!);
           this.#prepared.parsed(
             m.statement,
             route,
             retained = frame.bytes.slice(),
-            rowPlan ? { rowPlan } : {},
+            rowPlan ? { rowPlan, commit } : { commit },
           );
         }
         break;
@@ -573,6 +575,7 @@ export class Relay implements RecoveringSession {
       case FrontendCode.Execute: {
         kind = "Execute";
         const portal = decodeExecute(frame).portal;
+        executePortal = portal;
         route = this.#prepared.portal(portal);
         rowPlan = this.#prepared.portalPlan(portal);
         break;
@@ -624,9 +627,20 @@ export class Relay implements RecoveringSession {
         await this.#refreshLinks();
       }
     }
-    if (stmts.some(releasesLocks)) {
+    const commits = (stmts.length === 1 && isCommit(stmts[0]!)) ||
+      (kind === "Execute" && this.#prepared.portalCommits(executePortal));
+    if (commits || stmts.some(releasesLocks)) {
       await flush();
       await this.#waitIdle();
+    }
+    // An explicit COMMIT commits on the copies first: once the original shows the transaction's
+    // rows to other sessions, every copy must show them too (a session that saw them on the
+    // original and then writes must find them on the copies). A copy that committed what the
+    // original then fails to commit is marked stale after the original's answer.
+    let copiesCommitted = false;
+    if (commits && this.#txStatus === "inTransaction" && this.#writeSet().length > 0) {
+      await this.#commitCopiesFirst();
+      copiesCommitted = true;
     }
     let wrap = false;
     if (
@@ -657,6 +671,7 @@ export class Relay implements RecoveringSession {
       batch.gated = true;
       batch.startedAt = performance.now();
     }
+    if (copiesCommitted) batch.copiesCommitted = true;
     if (route === "all" && batch.label === "") batch.label = label;
     if (rowPlan || rowPlans) batch.rowBased = true;
     // One retained copy per Parse: its identity is how copy links know which version they have.
@@ -683,18 +698,53 @@ export class Relay implements RecoveringSession {
     return replacement;
   }
 
+  /** Runs COMMIT on every copy before the original gets it; a copy that fails is stale. */
+  async #commitCopiesFirst(): Promise<void> {
+    const timeout = this.#o.ctx.config.replication.copyTimeoutMs;
+    await Promise.all(
+      this.#writeSet().map(async (link) => {
+        try {
+          const o = await link.query("COMMIT", timeout);
+          if (o.error || o.status !== "idle") {
+            this.#copyFailed(
+              link,
+              `COMMIT failed on the copy before the original: ${o.error?.code ?? ""} ${
+                o.error?.message ?? o.status
+              }`,
+              undefined,
+            );
+          }
+        } catch (e: unknown) {
+          this.#copyFailed(link, `COMMIT failed on the copy: ${errorText(e)}`, undefined);
+        }
+      }),
+    );
+  }
+
   /** Resolves when no batch is in flight (every earlier batch finished, copies included). */
   #waitIdle(): Promise<void> {
-    if (this.#inflight.length === 0) return Promise.resolve();
+    // The batch still being built cannot finish before its own messages are sent: not waited for.
+    const except = this.#open;
+    if (this.#idleFor(except)) return Promise.resolve();
     const w = Promise.withResolvers<void>();
-    this.#idleWaiters.push(w.resolve);
+    this.#idleWaiters.push({ resolve: w.resolve, except });
     return w.promise;
   }
 
+  #idleFor(except: InFlight | undefined): boolean {
+    const n = this.#inflight.length;
+    return n === 0 || (n === 1 && this.#inflight[0] === except);
+  }
+
   #notifyIdle(): void {
-    if (this.#inflight.length > 0) return;
-    const waiters = this.#idleWaiters.splice(0);
-    for (const resolve of waiters) resolve();
+    if (this.#idleWaiters.length === 0) return;
+    const keep: { resolve: () => void; except: InFlight | undefined }[] = [];
+    for (const w of this.#idleWaiters) {
+      if (this.#idleFor(w.except)) w.resolve();
+      else keep.push(w);
+    }
+    this.#idleWaiters.length = 0;
+    this.#idleWaiters.push(...keep);
   }
 
   // ---- determinism ------------------------------------------------------------------------
@@ -1179,6 +1229,19 @@ export class Relay implements RecoveringSession {
     const membership = this.#o.membership;
     let messages: CopyMessage[] = [];
     let outcome: BatchOutcome | undefined;
+    if (batch.copiesCommitted) {
+      // The copy committed before the original was asked to (see #commitCopiesFirst).
+      if (original.error) {
+        return this.#diverged(
+          link,
+          batch,
+          `the copy committed, then the original's COMMIT failed: ${original.error.code} ${original.error.message}`,
+        );
+      }
+      link.status = "idle";
+      membership.get(link.name).writesApplied++;
+      return;
+    }
     if (batch.copyStarted) {
       // The copy holds an open COPY: finish it the way the original finished.
       if (!batch.copyFailed) {
@@ -1406,4 +1469,9 @@ function clearsPrepared(s: { node: string; deallocate?: string | null }): boolea
 
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
+}
+
+/** An explicit COMMIT (or END) of the transaction in progress. */
+function isCommit(st: StatementInfo): boolean {
+  return st.transaction === "commit";
 }
