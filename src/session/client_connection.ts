@@ -194,7 +194,9 @@ export class ClientConnection {
    * @returns when the CancelRequest was sent
    */
   async cancel(): Promise<void> {
-    const backend = this.#backend;
+    // A read balanced to a copy runs there: cancel it there. Writes are cancelled on the original
+    // only: a copy runs a write after it succeeded on the original and must finish it too.
+    const backend = this.#relayer?.balancedReadConnection() ?? this.#backend;
     if (!backend) return;
     const ok = await backend.cancel(this.#ctx.config.backendAuth.connectTimeoutMs);
     log.info("cancel request for client {remote} sent to {backend}: {result}", {

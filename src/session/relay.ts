@@ -149,6 +149,8 @@ export class Relay implements RecoveringSession {
   #copyBatch: Batch | undefined;
   #seq = 0;
   #terminated = false;
+  /** The copy running a balanced read, while one runs. */
+  #balancedRead: CopyLink | undefined;
   /** Transaction status of the last ReadyForQuery the client got. */
   #txStatus: TxStatus = "idle";
   /** The session's last `SET search_path` (part of the catalog cache key). */
@@ -428,6 +430,7 @@ export class Relay implements RecoveringSession {
     const writer = this.#o.clientWriter;
     const reader = link.conn.reader;
     let sent = false;
+    this.#balancedRead = link;
     try {
       await link.write(frame.bytes);
       for (;;) {
@@ -450,18 +453,29 @@ export class Relay implements RecoveringSession {
           await writer.write(start.subarray(0, length));
         }
         if (ready) {
+          this.#balancedRead = undefined;
           this.#o.onReady("idle");
           return;
         }
         if (!(await reader.fill())) throw new Error("connection closed");
       }
     } catch (e: unknown) {
+      this.#balancedRead = undefined;
       this.#copyFailed(link, `read failed: ${errorText(e)}`, undefined);
       if (sent) throw new BackendError(link.name, { kind: "closed" });
       // Nothing reached the client yet: run the read on the original instead.
       const replacement = await this.#route(frame, () => Promise.resolve());
       await this.#o.original.write(replacement ?? frame.bytes);
     }
+  }
+
+  /**
+   * The copy running a balanced read for this session right now, if any (a cancel goes there).
+   *
+   * @returns the copy's connection, or undefined
+   */
+  balancedReadConnection(): BackendConnection | undefined {
+    return this.#balancedRead?.conn;
   }
 
   /** Sends COPY data to every copy in the write set; a copy that fails is marked stale. */
