@@ -15,6 +15,7 @@
  * ```
  */
 
+import { quickClassify } from "./_classify_quick.ts";
 import { loadModule, parseSync } from "libpg-query";
 import { classifyNode, FunctionPolicy, isObject, unwrap, type Verdict } from "./_classify_rules.ts";
 
@@ -63,6 +64,12 @@ export interface StatementInfo {
   readonly reason?: string;
   /** True when the statement creates a temporary object; absent when not known. */
   readonly temporary?: boolean;
+  /**
+   * True when the statement was recognised without the parser (no parentheses, quotes or
+   * risky words: see `_classify_quick.ts`) and cannot compute a value on the server: the
+   * determinism planner need not look at it.
+   */
+  readonly deterministic?: boolean;
 }
 
 /** The classification of a whole SQL string, which is routed as one unit. */
@@ -189,6 +196,8 @@ function classifyText(sql: string, policy: FunctionPolicy): Classification {
   if (!loaded) throw new Error("classifier not initialised: await initClassifier() first");
   // libpg-query refuses any text that JavaScript's trim() empties, but the server answers a
   // blank query with EmptyQueryResponse and rejects other Unicode spaces as a syntax error.
+  const quick = quickClassify(sql);
+  if (quick) return quick;
   let text = sql;
   if (sql.trim() === "") {
     if (PG_BLANK.test(sql)) return EMPTY;

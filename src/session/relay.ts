@@ -789,7 +789,9 @@ export class Relay implements RecoveringSession {
       // deterministic as written (row-based replication needs the protocol's own Parse).
       const prepared = st.node === "PrepareStmt" ? preparedBody(st.text) : undefined;
       const text = prepared ?? st.text;
-      let plan: DmlPlan = DML_NODES.has(st.node) || prepared !== undefined
+      let plan: DmlPlan = st.deterministic
+        ? AS_IS
+        : DML_NODES.has(st.node) || prepared !== undefined
         ? planStatement(text, undefined, opts)
         : st.node === "DoStmt" || st.node === "CallStmt"
         ? unknownCallPolicy(st.text, opts)
