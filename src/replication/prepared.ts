@@ -22,6 +22,8 @@ export interface PreparedStatement {
   readonly refused?: boolean;
   /** Set when the statement is a COMMIT (copies commit before the original). */
   readonly commit?: boolean;
+  /** Set when it writes and may run inside a transaction usogres opens (lock order). */
+  readonly wrapable?: boolean;
 }
 
 /**
@@ -55,8 +57,12 @@ export class PreparedStatements {
     name: string,
     route: BatchRoute,
     parse: Uint8Array,
-    extra: { readonly rowPlan?: RowPlan; readonly refused?: boolean; readonly commit?: boolean } =
-      {},
+    extra: {
+      readonly rowPlan?: RowPlan;
+      readonly refused?: boolean;
+      readonly commit?: boolean;
+      readonly wrapable?: boolean;
+    } = {},
   ): void {
     this.#statements.set(name, { route, parse, ...extra });
   }

@@ -370,6 +370,7 @@ export class ClientConnection {
       user: backendUser,
       parameters,
       id: ctx.nextSessionId(),
+      connectOriginal: () => connect(ctx.config.original),
       connectCopy: (name) => {
         const target = ctx.config.copies.find((c) => c.name === name);
         if (!target) return Promise.reject(new Error(`unknown copy "${name}"`));

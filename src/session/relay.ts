@@ -37,7 +37,12 @@ import {
   ProtocolError,
   type TxStatus,
 } from "../protocol/mod.ts";
-import { type BackendConnection, BackendError, type SocketWriter } from "../backend/mod.ts";
+import {
+  type BackendConnection,
+  BackendError,
+  simpleQuery,
+  type SocketWriter,
+} from "../backend/mod.ts";
 import type { Membership } from "../cluster/mod.ts";
 import {
   type Batch,
@@ -130,6 +135,8 @@ export interface RelayOptions {
   readonly id: number;
   /** Opens a connection to a copy for this session (a copy that joined after recovery). */
   readonly connectCopy: (name: string) => Promise<BackendConnection>;
+  /** Opens a second connection to the original (catalog reads inside an open batch). */
+  readonly connectOriginal: () => Promise<BackendConnection>;
   /** Called with each ReadyForQuery status the client receives. */
   readonly onReady: (status: TxStatus) => void;
 }
@@ -157,6 +164,8 @@ export class Relay implements RecoveringSession {
   #searchPath = "";
   /** Set by {@link detach}: the original's reader stops once nothing is in flight. */
   #detaching = false;
+  /** Second connection to the original for catalog reads, opened on first need. */
+  #aside: Promise<BackendConnection> | undefined;
   /** Membership version this session's links reflect. */
   #membershipVersion: number;
   /** Recorder for the journal of a recovering copy, while one is armed. */
@@ -291,8 +300,11 @@ export class Relay implements RecoveringSession {
     for (const { batch } of this.#inflight) this.#leaveGate(batch);
   }
 
-  /** Closes every copy connection (Terminate). */
+  /** Closes every copy connection (Terminate), and the catalog connection. */
   async closeLinks(): Promise<void> {
+    const aside = this.#aside;
+    this.#aside = undefined;
+    if (aside) void aside.then((c) => c.terminate(), () => {});
     await Promise.all(this.#links.map((l) => l.close()));
   }
 
@@ -563,11 +575,13 @@ export class Relay implements RecoveringSession {
           rowPlan = planned?.plans[0];
           if (rowPlan) replacement = encodeParse(m.statement, rowPlan.originalSql, m.paramTypes);
           const commit = c.statements.length === 1 && isCommit(c.statements[0]!);
+          // A later batch that starts with a Bind of it is wrapped like one that parses it.
+          const wrapable = c.hasWrite && !c.statements.some(cannotWrap);
           this.#prepared.parsed(
             m.statement,
             route,
             retained = frame.bytes.slice(),
-            rowPlan ? { rowPlan, commit } : { commit },
+            rowPlan ? { rowPlan, commit, wrapable } : { commit, wrapable },
           );
         }
         break;
@@ -652,13 +666,17 @@ export class Relay implements RecoveringSession {
     // original and then writes must find them on the copies). A copy that committed what the
     // original then fails to commit is marked stale after the original's answer.
     let copiesCommitted = false;
-    if (commits && this.#txStatus === "inTransaction" && this.#writeSet().length > 0) {
+    if (
+      commits && this.#txStatus === "inTransaction" && this.#writeSet().length > 0 &&
+      this.#open?.batch.route !== "all" // earlier writes of this batch have not reached copies
+    ) {
       await this.#commitCopiesFirst();
       copiesCommitted = true;
     }
     let wrap = false;
+    const boundWrite = kind === "Bind" && this.#prepared.statement(statement ?? "")?.wrapable;
     if (
-      !this.#open && route === "all" && classified?.hasWrite &&
+      !this.#open && route === "all" && (classified?.hasWrite || boundWrite) &&
       !replacementIsRefusal(rowPlan, rowPlans, replacement) &&
       !stmts.some(cannotWrap) && this.#writeSet().length > 0
     ) {
@@ -805,14 +823,21 @@ export class Relay implements RecoveringSession {
             continue;
           }
         }
+        if (this.#txStatus === "failed") {
+          // The transaction is aborted: the original refuses the statement anyway.
+          plans.push(undefined);
+          continue;
+        }
         const table = ddlBefore ? undefined : await this.#table(plan.relation, flush);
         if (table === undefined) {
           return {
             plans,
             unsafe: {
               kind: "unsafe",
-              reason: `the definition of "${plan.relation}" could not be read at this point`,
-              policy: "mark_stale",
+              reason: ddlBefore
+                ? `the definition of ${plan.relation} changes earlier in the same query string`
+                : `the definition of ${plan.relation} could not be read`,
+              policy: opts.unknownFunctions === "mark_stale" ? "mark_stale" : "refuse",
             },
           };
         }
@@ -895,17 +920,50 @@ export class Relay implements RecoveringSession {
     flush: () => Promise<void>,
   ): Promise<TableInfo | null | undefined> {
     const cache = this.#o.ctx.catalog;
-    const key = CatalogCache.key(this.#o.database, this.#searchPath, relation);
-    const cached = cache.get(key);
+    // A session's temporary tables shadow others of the same name: such a session never uses
+    // the shared cache, and temporary tables never enter it.
+    const shared = !this.#hasTemporary;
+    const key = CatalogCache.key(
+      this.#o.database,
+      `${this.#o.user}\u0000${this.#o.parameters.get("options") ?? ""}\u0000${this.#searchPath}`,
+      relation,
+    );
+    const cached = shared ? cache.get(key) : undefined;
     if (cached !== undefined) return cached;
-    // Inside an open extended batch a Query would end PostgreSQL's implicit transaction early.
-    if (this.#open && this.#open.batch.entries.length > 0) return undefined;
-    await flush();
-    const rows = await this.#internalQuery(catalogQuery(relation));
+    let rows: CapturedRows | undefined;
+    if (this.#open && this.#open.batch.entries.length > 0) {
+      // Inside an open extended batch (pgJDBC sends BEGIN and the first statement together) a
+      // Query would end PostgreSQL's implicit transaction early: read the catalog on a second
+      // connection, with this session's search_path.
+      rows = await this.#catalogAside(relation);
+    } else {
+      await flush();
+      rows = await this.#internalQuery(catalogQuery(relation));
+    }
     if (rows === undefined) return undefined;
     const table = parseCatalogRows(rows) ?? null;
-    cache.set(key, table);
+    if (shared && !table?.relation.startsWith('"pg_temp')) cache.set(key, table);
     return table;
+  }
+
+  /** Reads a table definition on a connection of its own (created once per session). */
+  async #catalogAside(relation: string): Promise<CapturedRows | undefined> {
+    try {
+      this.#aside ??= this.#o.connectOriginal().then(async (conn) => {
+        if (this.#searchPath !== "") await simpleQuery(conn, this.#searchPath);
+        return conn;
+      });
+      const conn = await this.#aside;
+      const result = await simpleQuery(conn, catalogQuery(relation));
+      return result.rows.map((r) => [...r]);
+    } catch (e: unknown) {
+      log.warning("could not read the definition of {relation}: {error}", {
+        relation,
+        error: errorText(e),
+      });
+      this.#aside = undefined;
+      return undefined;
+    }
   }
 
   /**
@@ -1231,9 +1289,12 @@ export class Relay implements RecoveringSession {
     });
   }
 
-  /** Leaves the recovery state (the session ends). */
+  /** Leaves the recovery state and closes the catalog connection (the session ends). */
   dispose(): void {
     this.#o.ctx.recovery.remove(this);
+    const aside = this.#aside;
+    this.#aside = undefined;
+    if (aside) void aside.then((c) => c.terminate(), () => {});
   }
 
   async #runOnCopy(
