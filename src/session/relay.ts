@@ -807,6 +807,17 @@ export class Relay implements RecoveringSession {
       // deterministic as written (row-based replication needs the protocol's own Parse).
       const prepared = st.node === "PrepareStmt" ? preparedBody(st.text) : undefined;
       const text = prepared ?? st.text;
+      const alter = st.node === "AlterTableStmt" ? addsServerComputedColumn(st.text) : undefined;
+      if (alter) {
+        return {
+          plans,
+          unsafe: {
+            kind: "unsafe",
+            reason: `${alter}: every server would fill the existing rows itself`,
+            policy: opts.unknownFunctions === "mark_stale" ? "mark_stale" : "refuse",
+          },
+        };
+      }
       let plan: DmlPlan = st.deterministic
         ? AS_IS
         : DML_NODES.has(st.node) || prepared !== undefined
@@ -1453,6 +1464,29 @@ function plainCreateTable(st: StatementInfo): string | undefined {
 function preparedBody(text: string): string | undefined {
   const m = /^\s*prepare\s+("(?:[^"]|"")+"|[^\s(]+)\s*(?:\([^)]*\))?\s*as\s+([\s\S]+)$/i.exec(text);
   return m?.[2];
+}
+
+/**
+ * Whether an ALTER TABLE adds a column whose existing rows each server would fill with a value it
+ * computes itself (a volatile DEFAULT, serial, identity): then the copies diverge at once.
+ *
+ * @returns a description, or undefined when the statement is safe
+ */
+function addsServerComputedColumn(text: string): string | undefined {
+  const add = /\badd\s+(?:column\s+)?(?:if\s+not\s+exists\s+)?([\s\S]*)$/i.exec(text);
+  if (!add) return undefined;
+  const rest = add[1]!;
+  if (
+    /\b(serial\d?|bigserial|smallserial)\b/i.test(rest) ||
+    /\bgenerated\b[\s\S]*\bidentity\b/i.test(rest)
+  ) {
+    return "ADD COLUMN with a serial or identity column";
+  }
+  const def = /\bdefault\b([\s\S]*)$/i.exec(rest);
+  if (def && /\(|\bcurrent_|\blocaltime|\bnow\b|'(now|today|tomorrow|yesterday)'/i.test(def[1]!)) {
+    return "ADD COLUMN with a DEFAULT the server computes";
+  }
+  return undefined;
 }
 
 /** Compares relation names loosely: lower case, quotes dropped. */
