@@ -84,9 +84,13 @@ export interface Batch {
     readonly resolve: (rows: CapturedRows | undefined) => void;
     /** For the COMMIT or ROLLBACK that ends a wrapped write: that write's completion. */
     readonly finishes?: PromiseWithResolvers<void>;
+    /** Whether its CommandComplete goes to the client (it stands for the client's COMMIT). */
+    readonly showComplete?: boolean;
   };
   /** When it passed the write gate (for the fan-out latency histogram). */
   startedAt?: number;
+  /** Set for `BEGIN; ...; COMMIT` in one string: usogres sends the COMMIT itself, copies first. */
+  splitCommit?: boolean;
   /** Set when the copies ran this batch's COMMIT before the original got it. */
   copiesCommitted?: boolean;
   /** Whether it passed the write gate (and must leave it when finished). */

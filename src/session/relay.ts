@@ -525,6 +525,7 @@ export class Relay implements RecoveringSession {
     let classified: Classification | undefined;
     let retained: Uint8Array | undefined;
     let executePortal = "";
+    let splitCopyBytes: Uint8Array | undefined;
     switch (code) {
       case FrontendCode.Query: {
         kind = "Query";
@@ -548,6 +549,18 @@ export class Relay implements RecoveringSession {
           rowPlans = planned.plans;
           const texts = c.statements.map((st, j) => rowPlans![j]?.originalSql ?? st.text);
           replacement = encodeQuery(texts.join(";\n"));
+        }
+        if (
+          !refusal && route === "all" && endsWithCommit(c.statements) && this.#writeSet().length > 0
+        ) {
+          // `BEGIN; ...; COMMIT` in one string: the COMMIT is held back, so the copies can
+          // commit first (see #commitCopiesFirst); usogres sends it to the original itself.
+          const n = c.statements.length - 1;
+          statements = c.statements.slice(0, n);
+          if (rowPlans) rowPlans = rowPlans.slice(0, n);
+          const texts = statements.map((st, j) => rowPlans?.[j]?.originalSql ?? st.text);
+          replacement = encodeQuery(texts.join(";\n"));
+          splitCopyBytes = encodeQuery(statements.map((st) => st.text).join(";\n"));
         }
         break;
       }
@@ -692,7 +705,8 @@ export class Relay implements RecoveringSession {
       open = { batch, tracker: new ReplyTracker(batch, false) };
       this.#open = open;
       this.#inflight.push(open);
-      if (wrap) batch.wrapped = Promise.withResolvers<void>();
+      if (wrap || splitCopyBytes) batch.wrapped = Promise.withResolvers<void>();
+      if (splitCopyBytes) batch.splitCommit = true;
     }
     const batch = open.batch;
     if (route === "all" && batch.route !== "all") {
@@ -707,7 +721,9 @@ export class Relay implements RecoveringSession {
     if (route === "all" && batch.label === "") batch.label = label;
     if (rowPlan || rowPlans) batch.rowBased = true;
     // One retained copy per Parse: its identity is how copy links know which version they have.
-    const bytes = batch.route === "all" ? (retained ?? frame.bytes.slice()) : undefined;
+    const bytes = batch.route === "all"
+      ? (splitCopyBytes ?? retained ?? frame.bytes.slice())
+      : undefined;
     const entry: BatchEntry = { kind, bytes };
     batch.entries.push({
       ...entry,
@@ -986,11 +1002,12 @@ export class Relay implements RecoveringSession {
   #internalQuery(
     sql: string,
     finishes?: PromiseWithResolvers<void>,
+    showComplete = false,
   ): Promise<CapturedRows | undefined> {
     const batch = newBatch(++this.#seq);
     const done = Promise.withResolvers<CapturedRows | undefined>();
     batch.internal = finishes
-      ? { rows: [], failed: false, resolve: done.resolve, finishes }
+      ? { rows: [], failed: false, resolve: done.resolve, finishes, showComplete }
       : { rows: [], failed: false, resolve: done.resolve };
     batch.entries.push({ kind: "Query", bytes: undefined });
     batch.kinds.push("Query");
@@ -1077,7 +1094,36 @@ export class Relay implements RecoveringSession {
           if (verdict.kind === "replace") await writer.write(verdict.bytes);
           continue;
         }
-        if (ready && head && head.batch.wrapped) {
+        if (ready && head && head.batch.splitCommit) {
+          this.#inflight.shift();
+          await flush();
+          const outcome = head.tracker.outcome();
+          const batch = head.batch;
+          await this.#runOnCopies(batch, outcome);
+          if (outcome.status === "inTransaction" && !outcome.error) {
+            await this.#commitCopiesFirst();
+            this.#journal?.messages(
+              [{ kind: "Query", bytes: encodeQuery("COMMIT"), source: -1 }],
+              this.#prepared,
+            );
+            this.#journal?.endBatch("idle");
+            void this.#internalQuery("COMMIT", batch.wrapped, true).then((rows) => {
+              this.#leaveGate(batch);
+              if (rows === undefined) {
+                for (const l of this.#writeSet()) {
+                  this.#diverged(l, batch, "the copy committed, then the original's COMMIT failed");
+                }
+              }
+            });
+            continue;
+          }
+          // The string failed before its COMMIT: the client gets this ReadyForQuery, as from
+          // PostgreSQL (the transaction is aborted, the COMMIT never ran).
+          batch.wrapped?.resolve();
+          this.#leaveGate(batch);
+          this.#txStatus = outcome.status;
+          readyStatus = outcome.status;
+        } else if (ready && head && head.batch.wrapped) {
           // A write usogres put inside a transaction: copies apply it, then the original commits
           // (or rolls back after an error), and the client gets that ReadyForQuery instead.
           this.#inflight.shift();
@@ -1146,6 +1192,9 @@ export class Relay implements RecoveringSession {
         internal.failed = true;
         // A COMMIT that fails (a deferred constraint) is the client's error to see.
         return finishing;
+      case BackendCode.CommandComplete:
+        // The COMMIT of a `BEGIN; ...; COMMIT` string answers for the client's own COMMIT.
+        return internal.showComplete === true;
       case BackendCode.ReadyForQuery: {
         this.#inflight.shift();
         internal.resolve(internal.failed ? undefined : internal.rows);
@@ -1585,4 +1634,16 @@ function errorText(e: unknown): string {
 /** An explicit COMMIT (or END) of the transaction in progress. */
 function isCommit(st: StatementInfo): boolean {
   return st.transaction === "commit";
+}
+
+/**
+ * Whether a string ends with COMMIT and commits nothing earlier (`BEGIN; ...; COMMIT`).
+ *
+ * @returns true when the last statement is the only one that ends a transaction
+ */
+function endsWithCommit(statements: readonly StatementInfo[]): boolean {
+  if (statements.length < 2 || !isCommit(statements[statements.length - 1]!)) return false;
+  return statements.slice(0, -1).every((st) =>
+    !releasesLocks(st) && !cannotWrap(st) || st.transaction === "begin"
+  );
 }
