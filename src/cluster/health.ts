@@ -11,8 +11,8 @@
  * - a down copy that answers again becomes `stale`, never in sync: it missed writes, and only
  *   recovery (or `ATTACH name FORCE`) brings it back;
  * - a recovering copy is left to its recovery;
- * - the original is only recorded and logged (failover is not automatic yet), and exposed to
- *   `SHOW BACKENDS`, `/metrics` and `/readyz`.
+ * - the original's failures are recorded, logged and exposed to `SHOW BACKENDS`, `/metrics` and
+ *   `/readyz`; with `replication.failover = "auto"` the `onOriginalDown` hook promotes a copy.
  *
  * A server that answers but refuses the check itself (bad password, no such role or database,
  * an authentication method usogres cannot do) is reachable: it counts as up, and the refusal is
