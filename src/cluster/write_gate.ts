@@ -24,6 +24,20 @@ export class WriteGate {
     this.#inFlight++;
   }
 
+  /**
+   * Passes the gate alone: holds every other new write, waits until those in flight finished,
+   * then lets this one batch go; {@link leave} and then {@link resume} end it. For statements
+   * whose effect on copies depends on the order of everything else (setval).
+   *
+   * @returns when the batch may go
+   */
+  async enterAlone(): Promise<void> {
+    while (this.#paused > 0) await this.wait();
+    this.pause();
+    await this.drained();
+    this.#inFlight++;
+  }
+
   /** Marks a batch that passed {@link enter} as finished (on every backend). */
   leave(): void {
     if (this.#inFlight > 0) this.#inFlight--;

@@ -93,6 +93,8 @@ export interface Batch {
   splitCommit?: boolean;
   /** Set when the copies ran this batch's COMMIT before the original got it. */
   copiesCommitted?: boolean;
+  /** Whether it passed the write gate alone (the gate resumes when it finishes). */
+  alone?: boolean;
   /** Whether it passed the write gate (and must leave it when finished). */
   gated?: boolean;
   /** Set when usogres runs this autocommit write inside a transaction (see relay.ts). */

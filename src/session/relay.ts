@@ -99,6 +99,8 @@ const DML_NODES = new Set([
 ]);
 
 const AS_IS: DmlPlan = { kind: "asIs" };
+/** Statements that set a sequence's position outright. */
+const SETS_SEQUENCE = /\bsetval\s*\(|\balter\s+sequence\b[\s\S]*\brestart\b/i;
 
 /** The plans of a write's statements, or why one cannot be made deterministic. */
 interface Planned {
@@ -293,6 +295,10 @@ export class Relay implements RecoveringSession {
     if (!batch.gated) return;
     batch.gated = false;
     this.#o.ctx.writeGate.leave();
+    if (batch.alone) {
+      batch.alone = false;
+      this.#o.ctx.writeGate.resume();
+    }
   }
 
   /** Releases the write gate for batches that will never finish (the session is closing). */
@@ -659,10 +665,14 @@ export class Relay implements RecoveringSession {
     const stmts = classified?.statements ?? [];
     // The write gate (PAUSE, recovery): a batch waits there before its first write goes out.
     const gated = route === "all" && this.#open?.batch.route !== "all";
+    // setval() sets a sequence absolutely while copies advance theirs by counts: it must not
+    // overtake another session's nextval on its way to the copies, so it runs alone.
+    const runAlone = gated && stmts.some((st) => SETS_SEQUENCE.test(st.text));
     if (gated) {
       const gate = this.#o.ctx.writeGate;
-      if (gate.paused) await flush();
-      await gate.enter();
+      if (gate.paused || runAlone) await flush();
+      if (runAlone) await gate.enterAlone();
+      else await gate.enter();
       if (this.#o.membership.version !== this.#membershipVersion) {
         await flush();
         await this.#refreshLinks();
@@ -716,6 +726,7 @@ export class Relay implements RecoveringSession {
     if (gated) {
       batch.gated = true;
       batch.startedAt = performance.now();
+      if (runAlone) batch.alone = true;
     }
     if (copiesCommitted) batch.copiesCommitted = true;
     if (route === "all" && batch.label === "") batch.label = label;
