@@ -137,7 +137,7 @@ Deno.test("admin: console, health checks and metrics", async (t) => {
   });
 
   await step(
-    "connections: a non-admin role is refused (28000); bad commands get 42601",
+    "connections: a non-admin role is refused (28000); bad commands get 42601, 42704 or 55000",
     async (proxy) => {
       let refused: { code?: string } | undefined;
       try {
@@ -148,7 +148,9 @@ Deno.test("admin: console, health checks and metrics", async (t) => {
       assert.equal(refused?.code, "28000");
       assert.equal((await adminError(proxy, "SELECT 1")).code, "42601");
       assert.equal((await adminError(proxy, "DETACH nope")).code, "42704");
-      assert.equal((await adminError(proxy, "RECOVER copy")).code, "0A000");
+      // An in-sync copy needs no recovery; PROMOTE of an unknown server is refused.
+      assert.equal((await adminError(proxy, "RECOVER copy")).code, "55000");
+      assert.equal((await adminError(proxy, "PROMOTE nope")).code, "42704");
       // Other databases still go to the servers.
       const r = await psql(proxy.url(), "SELECT 1", { args: ["-At"] });
       assert.equal(r.stdout, "1\n");
