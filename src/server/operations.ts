@@ -215,7 +215,15 @@ export class Operations {
       try {
         this.#metrics = MetricsServer.start(address, this.admin);
       } catch (e: unknown) {
-        throw new MetricsListenError(address, e);
+        // A default address that is taken (another usogres on this host) must not keep the
+        // proxy from starting; an address the user chose must.
+        const source = this.#sources.get("admin.metrics_listen");
+        if (source !== undefined && source.kind !== "default") {
+          throw new MetricsListenError(address, e);
+        }
+        log.warning("metrics listener not started: {error}", {
+          error: new MetricsListenError(address, e).message,
+        });
       }
     }
     this.health.start();
