@@ -23,16 +23,23 @@ export {
   type AuthMethod,
   type BackendAuthConfig,
   type BackendConfig,
+  type BackendPartial,
   type Config,
+  type ConfigEnv,
   ConfigError,
+  type ConfigOverride,
+  type ConfigOverrides,
+  type ConfigPartial,
   defaultConfig,
   formatEffectiveConfig,
   type HbaRule,
   type HealthConfig,
   type ListenConfig,
   loadConfig,
+  type LoadConfigOptions,
   type LoadedConfig,
   type LogConfig,
+  type ReplicationConfig,
   type SslMode,
   type TlsConfig,
   type ValueSource,
@@ -40,7 +47,25 @@ export {
 export { ProxyServer, type ProxyServerOptions } from "./src/server/proxy_server.ts";
 export { ExitCode, main } from "./src/cli.ts";
 export { VERSION } from "./src/version.ts";
-export { PgError, ProtocolError } from "./src/protocol/mod.ts";
+export { PgError, ProtocolError, type Severity, type TxStatus } from "./src/protocol/mod.ts";
+export type { EntryKind } from "./src/replication/mod.ts";
+export {
+  type Member,
+  type MemberRole,
+  Membership,
+  type MemberState,
+  WriteGate,
+} from "./src/cluster/mod.ts";
+export type { ProxyStats } from "./src/session/context.ts";
+export type {
+  Journal,
+  JournalStep,
+  JournalUnit,
+  RecoveringSession,
+  RecoveryState,
+  SessionHeader,
+} from "./src/session/journal.ts";
+export type { RecoveryPhase, RecoveryProgress } from "./src/recovery/mod.ts";
 
 if (import.meta.main) {
   const { main } = await import("./src/cli.ts");

@@ -53,7 +53,7 @@ export class ProxyServer implements AsyncDisposable {
   /** Holds new writes during PAUSE and recovery. */
   readonly writeGate: WriteGate = new WriteGate();
   /** Idle server connection sets kept for the next client. */
-  readonly pool: BackendPool;
+  readonly #pool: BackendPool;
   /** The journal of an online recovery, and the sessions recording into it. */
   readonly recovery: RecoveryState = new RecoveryState();
   #sessionIds = 0;
@@ -74,7 +74,7 @@ export class ProxyServer implements AsyncDisposable {
     options: ProxyServerOptions,
   ) {
     this.config = config;
-    this.pool = new BackendPool(config.backendAuth.poolSize, config.backendAuth.poolIdleTimeoutMs);
+    this.#pool = new BackendPool(config.backendAuth.poolSize, config.backendAuth.poolIdleTimeoutMs);
     this.#security = security;
     this.#listener = listener;
     this.membership = membership;
@@ -204,7 +204,7 @@ export class ProxyServer implements AsyncDisposable {
       catalog: this.#catalog,
       writeGate: this.writeGate,
       recovery: this.recovery,
-      pool: this.pool,
+      pool: this.#pool,
       nextSessionId: () => ++this.#sessionIds,
       security: this.#security,
       fanoutLatency: this.operations.fanoutLatency,
@@ -279,7 +279,7 @@ export class ProxyServer implements AsyncDisposable {
       for (const s of this.#sessions) s.kill();
       await Promise.all([...this.#tasks]);
     }
-    this.pool.close();
+    this.#pool.close();
     await this.operations.stop();
     log.info("shutdown complete");
   }

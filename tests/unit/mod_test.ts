@@ -11,10 +11,12 @@ import * as mod from "../../mod.ts";
 const EXPORTS = [
   "ConfigError",
   "ExitCode",
+  "Membership",
   "PgError",
   "ProtocolError",
   "ProxyServer",
   "VERSION",
+  "WriteGate",
   "defaultConfig",
   "formatEffectiveConfig",
   "loadConfig",
