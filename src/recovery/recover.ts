@@ -9,7 +9,8 @@
  *    snapshot). Resume writes.
  * 3. Copy each database at its snapshot into the copy (pg_dump | pg_restore --create).
  * 4. Replay the journal onto the copy, one connection per client session, in the order units
- *    ended on the original, until the backlog is small.
+ *    ended on the original, until the backlog is small (holding new writes for short slices
+ *    when the replay falls behind: see `catch_up.ts`).
  * 5. Pause new writes again (bounded), replay the rest, set the copy's sequences to the
  *    original's, mark it in sync, resume. Live sessions join the copy at their next write.
  *
@@ -21,9 +22,9 @@ import type { Config } from "../config/mod.ts";
 import type { Membership, WriteGate } from "../cluster/mod.ts";
 import { resolveBackendPassword } from "../auth/mod.ts";
 import { getLogger } from "../log/mod.ts";
-import { encodeQuery, type TxStatus } from "../protocol/mod.ts";
-import { type EntryKind, reconcileStep, ReplyTracker } from "../replication/mod.ts";
-import { Journal, type JournalUnit, type RecoveryState } from "../session/journal.ts";
+import { Journal, type RecoveryState } from "../session/journal.ts";
+import { catchUp } from "./catch_up.ts";
+import { Replayer } from "./replayer.ts";
 import { copyGlobals, dumpInto, pgBinDir, type PgEndpoint, type PipeProgress } from "./pg_tools.ts";
 
 const log = getLogger("recovery");
@@ -153,6 +154,7 @@ export async function recoverCopy(
     // Connections first, so the pause covers only the snapshot exports themselves.
     const conns = await Promise.all(dbs.map((db) => connect(config.original, db)));
     snapshots.push(...conns);
+    const snapshotPause = performance.now();
     writeGate.pause();
     paused = true;
     await withTimeout(writeGate.drained(), 30_000, "writes in flight did not finish within 30 s");
@@ -164,6 +166,7 @@ export async function recoverCopy(
     journal.accept();
     writeGate.resume();
     paused = false;
+    const snapshotPauseMs = Math.round(performance.now() - snapshotPause);
 
     report("copying", 5, `copying ${dbs.length} database(s)`);
     const bin = await pgBinDir();
@@ -193,18 +196,34 @@ export async function recoverCopy(
     }
     for (const c of snapshots.splice(0)) c.close();
 
+    let finalPause = performance.now();
     const replayer = new Replayer(journal, target, connect, config.replication.copyTimeoutMs);
     try {
       report("replaying", 75, `${journal.backlog} unit(s) to replay`);
-      const deadline = Date.now() + 600_000;
-      while (journal.backlog > 20 && Date.now() < deadline) {
-        await replayer.replay(journal.take());
-        report("replaying", 80, `${journal.backlog} unit(s) to replay`);
-        await journal.waitForUnits(50);
+      const caught = await catchUp({
+        journal,
+        replay: (units) => replayer.replay(units),
+        writeGate,
+        target: 20,
+        deadlineMs: 600_000,
+        onProgress: (backlog, hold) =>
+          report(
+            "replaying",
+            80,
+            `${backlog} unit(s) to replay` + (hold > 0 ? `; writes held ${hold} ms at a time` : ""),
+          ),
+      });
+      if (caught.holds > 0) {
+        log.info('replay onto "{copy}" held writes {n} time(s) to catch up, at most {ms} ms', {
+          copy: name,
+          n: caught.holds,
+          ms: caught.longestHoldMs,
+        });
       }
       await replayer.replay(journal.take());
 
       report("finishing", 95, "pausing writes to catch up");
+      finalPause = performance.now();
       writeGate.pause();
       paused = true;
       await withTimeout(writeGate.drained(), 30_000, "writes in flight did not finish within 30 s");
@@ -223,11 +242,13 @@ export async function recoverCopy(
     recovery.disarm();
     writeGate.resume();
     paused = false;
+    const finalPauseMs = Math.round(performance.now() - finalPause);
     report("done", 100, `in sync (${journal.appended} unit(s) replayed)`);
-    log.info('copy "{copy}" recovered online: {units} unit(s) replayed', {
-      copy: name,
-      units: journal.appended,
-    });
+    log.info(
+      'copy "{copy}" recovered online: {units} unit(s) replayed; writes paused {snapshot} ms ' +
+        "for the snapshot and {final} ms to finish",
+      { copy: name, units: journal.appended, snapshot: snapshotPauseMs, final: finalPauseMs },
+    );
   } catch (e: unknown) {
     recovery.disarm();
     if (paused) writeGate.resume();
@@ -240,99 +261,6 @@ export async function recoverCopy(
     }
     log.error('recovery of copy "{copy}" failed: {reason}', { copy: name, reason });
     throw e;
-  }
-}
-
-/** Replays journal units onto the copy, one connection per client session. */
-class Replayer {
-  readonly #journal: Journal;
-  readonly #target: BackendTarget;
-  readonly #connect: (
-    t: BackendTarget,
-    db: string,
-    p: Map<string, string>,
-  ) => Promise<BackendConnection>;
-  readonly #timeout: number;
-  readonly #conns = new Map<number, { conn: BackendConnection; status: TxStatus }>();
-
-  constructor(
-    journal: Journal,
-    target: BackendTarget,
-    connect: (t: BackendTarget, db: string, p: Map<string, string>) => Promise<BackendConnection>,
-    timeout: number,
-  ) {
-    this.#journal = journal;
-    this.#target = target;
-    this.#connect = connect;
-    this.#timeout = timeout;
-  }
-
-  async replay(units: readonly JournalUnit[]): Promise<void> {
-    for (const unit of units) {
-      const session = await this.#session(unit.session);
-      for (const step of unit.steps) await this.#step(session, step);
-      if (session.status !== "idle") {
-        throw new Error(
-          `replayed unit of session ${unit.session} ended in status ${session.status}`,
-        );
-      }
-    }
-  }
-
-  async #session(id: number): Promise<{ conn: BackendConnection; status: TxStatus }> {
-    const known = this.#conns.get(id);
-    if (known) return known;
-    const header = this.#journal.header(id);
-    if (!header) throw new Error(`no header for session ${id} in the journal`);
-    const conn = await this.#connect(this.#target, header.database, new Map(header.parameters));
-    const session = { conn, status: "idle" as TxStatus };
-    this.#conns.set(id, session);
-    for (const step of header.state) await this.#step(session, step);
-    return session;
-  }
-
-  async #step(
-    session: { conn: BackendConnection; status: TxStatus },
-    step: JournalUnit["steps"][number],
-  ): Promise<void> {
-    if (step.kind === "messages") {
-      session.status = await runRaw(session.conn, step.kinds, step.bytes, this.#timeout);
-      return;
-    }
-    for (let i = 0; i < 3; i++) {
-      const next = reconcileStep(step.status, session.status);
-      if (next === undefined) return;
-      if (next === "diverged") throw new Error(`cannot reach transaction status ${step.status}`);
-      session.status = await runRaw(session.conn, ["Query"], encodeQuery(next.sql), this.#timeout);
-    }
-  }
-
-  close(): void {
-    for (const { conn } of this.#conns.values()) conn.close();
-    this.#conns.clear();
-  }
-}
-
-/** Sends messages and follows the replies to the batch's ReadyForQuery. */
-async function runRaw(
-  conn: BackendConnection,
-  kinds: readonly EntryKind[],
-  bytes: Uint8Array,
-  timeoutMs: number,
-): Promise<TxStatus> {
-  const tracker = new ReplyTracker({ kinds, closed: true }, false);
-  const timer = timeoutMs > 0 ? setTimeout(() => conn.close(), timeoutMs) : undefined;
-  try {
-    await conn.write(bytes);
-    for (;;) {
-      let frame;
-      while ((frame = conn.reader.tryNext())) {
-        if (tracker.feed(frame)) return tracker.outcome().status;
-      }
-      if (!(await conn.reader.fill())) throw new Error("copy closed the replay connection");
-    }
-  } finally {
-    clearTimeout(timer);
   }
 }
 
