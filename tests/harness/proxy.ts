@@ -188,7 +188,10 @@ export async function startProxy(
     const configFile = `${dir}/usogres.toml`;
     const pgpass = `${dir}/pgpass`;
     await Deno.writeTextFile(pgpass, passfile(cluster), { mode: 0o600 });
-    const port = await freePort();
+    // A port given in `sections.listen` (a restart test reusing its predecessor's) is the one
+    // usogres listens on, so it is the one to wait for.
+    const fixed = opts.sections?.listen?.port;
+    const port = typeof fixed === "number" ? fixed : await freePort();
     await Deno.writeTextFile(
       configFile,
       proxyConfig(cluster, port, logDir, { ...opts, passfile: pgpass }),
