@@ -38,6 +38,11 @@ export class WriteGate {
     this.#inFlight++;
   }
 
+  /** Passes at once, even while paused (a batch of a unit of work that already holds an entry). */
+  enterNow(): void {
+    this.#inFlight++;
+  }
+
   /** Marks a batch that passed {@link enter} as finished (on every backend). */
   leave(): void {
     if (this.#inFlight > 0) this.#inFlight--;

@@ -239,7 +239,7 @@ export class ProxyServer implements AsyncDisposable {
       reason,
       n: this.#sessions.size,
     });
-    for (const session of this.#sessions) session.requestShutdown();
+    for (const session of this.#sessions) if (!session.info().admin) session.requestShutdown();
   }
 
   /**

@@ -290,20 +290,38 @@ export class Relay implements RecoveringSession {
     return links;
   }
 
-  /** Marks a batch that passed the write gate as finished. */
-  #leaveGate(batch: Batch): void {
-    if (!batch.gated) return;
-    batch.gated = false;
-    this.#o.ctx.writeGate.leave();
-    if (batch.alone) {
-      batch.alone = false;
-      this.#o.ctx.writeGate.resume();
+  /**
+   * Marks a batch that passed the write gate as finished. A session whose transaction is still
+   * open keeps one entry until it ends: its later batches pass the gate at once (`enterNow`),
+   * because they may hold row locks other sessions' writes wait on; a PAUSE or a recovery waits
+   * for such transactions to end instead of deadlocking on them.
+   *
+   * @param batch the batch
+   * @param status the session's transaction status after it, when known
+   */
+  #leaveGate(batch: Batch, status?: TxStatus): void {
+    if (batch.gated) {
+      batch.gated = false;
+      if (status !== undefined && status !== "idle" && !this.#unitEntry && !batch.alone) {
+        this.#unitEntry = true;
+      } else this.#o.ctx.writeGate.leave();
+      if (batch.alone) {
+        batch.alone = false;
+        this.#o.ctx.writeGate.resume();
+      }
+    }
+    if (status === "idle" && this.#unitEntry) {
+      this.#unitEntry = false;
+      this.#o.ctx.writeGate.leave();
     }
   }
+  /** True while this session's open transaction holds one gate entry. */
+  #unitEntry = false;
 
   /** Releases the write gate for batches that will never finish (the session is closing). */
   releaseGate(): void {
     for (const { batch } of this.#inflight) this.#leaveGate(batch);
+    this.#leaveGate(newBatch(0), "idle");
   }
 
   /** Closes every copy connection (Terminate), and the catalog connection. */
@@ -672,6 +690,7 @@ export class Relay implements RecoveringSession {
       const gate = this.#o.ctx.writeGate;
       if (gate.paused || runAlone) await flush();
       if (runAlone) await gate.enterAlone();
+      else if (this.#unitEntry || this.#inflight.some((f) => f.batch.gated)) gate.enterNow();
       else await gate.enter();
       if (this.#o.membership.version !== this.#membershipVersion) {
         await flush();
@@ -1052,6 +1071,22 @@ export class Relay implements RecoveringSession {
    * @throws BackendError when the original's connection is lost without a FATAL error
    */
   async originalToClient(): Promise<void> {
+    try {
+      await this.#originalToClientLoop();
+    } finally {
+      // The original's reader ended: nothing in flight will ever be answered. Settle it all, so
+      // the client side stops waiting and the session can end (gate entries, waits, slots).
+      for (const f of this.#inflight.splice(0)) {
+        this.#leaveGate(f.batch);
+        f.batch.wrapped?.resolve();
+        f.batch.internal?.resolve(undefined);
+        f.batch.internal?.finishes?.resolve();
+      }
+      this.#notifyIdle();
+    }
+  }
+
+  async #originalToClientLoop(): Promise<void> {
     const original = this.#o.original;
     const reader = original.reader;
     const writer = this.#o.clientWriter;
@@ -1119,7 +1154,7 @@ export class Relay implements RecoveringSession {
             );
             this.#journal?.endBatch("idle");
             void this.#internalQuery("COMMIT", batch.wrapped, true).then((rows) => {
-              this.#leaveGate(batch);
+              this.#leaveGate(batch, "idle");
               if (rows === undefined) {
                 for (const l of this.#writeSet()) {
                   this.#diverged(l, batch, "the copy committed, then the original's COMMIT failed");
@@ -1131,7 +1166,7 @@ export class Relay implements RecoveringSession {
           // The string failed before its COMMIT: the client gets this ReadyForQuery, as from
           // PostgreSQL (the transaction is aborted, the COMMIT never ran).
           batch.wrapped?.resolve();
-          this.#leaveGate(batch);
+          this.#leaveGate(batch, outcome.status);
           this.#txStatus = outcome.status;
           readyStatus = outcome.status;
         } else if (ready && head && head.batch.wrapped) {
@@ -1143,7 +1178,9 @@ export class Relay implements RecoveringSession {
           await this.#runOnCopies(head.batch, { ...outcome, status: "idle" });
           const finish = outcome.status === "inTransaction" ? "COMMIT" : "ROLLBACK";
           const batch = head.batch;
-          void this.#internalQuery(finish, batch.wrapped).then(() => this.#leaveGate(batch));
+          void this.#internalQuery(finish, batch.wrapped).then(() =>
+            this.#leaveGate(batch, "idle")
+          );
           continue;
         }
         if (ready && head) {
@@ -1155,7 +1192,7 @@ export class Relay implements RecoveringSession {
             await flush();
             await this.#runOnCopies(head.batch, outcome);
           }
-          this.#leaveGate(head.batch);
+          this.#leaveGate(head.batch, outcome.status);
           this.#txStatus = outcome.status;
           // The session learns of it only once the ReadyForQuery is written (below): a graceful
           // shutdown sends 57P01 next, and it must not overtake the result.

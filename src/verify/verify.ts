@@ -74,6 +74,15 @@ export async function runVerify(config: Config, opts: VerifyOptions): Promise<Ve
     config.replication.stateFile,
   );
   await membership.load();
+  if (membership.original !== config.original.name) {
+    // A copy was promoted (the state file says which server is the original now).
+    const promoted = config.copies.find((c) => c.name === membership.original)!;
+    config = {
+      ...config,
+      original: promoted,
+      copies: [...config.copies.filter((c) => c !== promoted), config.original],
+    };
+  }
   const compared = config.copies.filter((c) => membership.isInSync(c.name));
   const skipped = config.copies.filter((c) => !membership.isInSync(c.name))
     .map((c) => ({ name: c.name, state: membership.get(c.name).state }));
