@@ -11,6 +11,7 @@
  */
 
 import {
+  concatBytes,
   decodeQuery,
   EMPTY_QUERY_RESPONSE,
   encodeAuthenticationOk,
@@ -133,7 +134,7 @@ export class AdminConsole implements AdminConsoleHook {
   async serve(client: AdminClient): Promise<void> {
     const session: AdminSession = { user: client.user, remote: client.remote };
     log.info("admin console connection from {remote}: user={user}", { ...session });
-    await client.writer.write(concat(this.#greeting()));
+    await client.writer.write(concatBytes(this.#greeting()));
     let skipping = false;
     for (;;) {
       const frame = await nextFrame(client.reader);
@@ -141,7 +142,7 @@ export class AdminConsole implements AdminConsoleHook {
       const code = frame.code;
       if (code === FrontendCode.Query) {
         const reply = await this.execute(decodeQuery(frame).sql, session);
-        await client.writer.write(concat([...reply.messages, READY_FOR_QUERY_IDLE]));
+        await client.writer.write(concatBytes([...reply.messages, READY_FOR_QUERY_IDLE]));
         reply.after?.();
       } else if (code === FrontendCode.Sync) {
         skipping = false;
@@ -150,7 +151,7 @@ export class AdminConsole implements AdminConsoleHook {
         if (!skipping) await client.writer.write(extendedRefusal().encode());
         skipping = true;
       } else if (code === FrontendCode.FunctionCall) {
-        await client.writer.write(concat([extendedRefusal().encode(), READY_FOR_QUERY_IDLE]));
+        await client.writer.write(concatBytes([extendedRefusal().encode(), READY_FOR_QUERY_IDLE]));
       } else if (!IGNORED.has(code)) {
         throw new ProtocolError(
           `invalid frontend message type ${code} ("${String.fromCharCode(code)}")`,
@@ -286,16 +287,4 @@ async function nextFrame(reader: FrameReader): Promise<Frame | undefined> {
       return undefined;
     }
   }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }

@@ -19,6 +19,7 @@ import {
   encodeSASLResponse,
   encodeStartupMessage,
   FrameReader,
+  TERMINATE,
   type TxStatus,
 } from "../protocol/mod.ts";
 import { md5Password, ScramClient } from "../auth/mod.ts";
@@ -26,8 +27,6 @@ import { BackendError, type BackendFailure } from "./errors.ts";
 import { type BackendSocket, negotiateBackendTls } from "./backend_tls.ts";
 import type { SslMode } from "../config/mod.ts";
 import { SocketWriter } from "./socket_writer.ts";
-
-const TERMINATE = new Uint8Array([0x58, 0, 0, 0, 4]);
 
 /** Where a backend lives. */
 export interface BackendTarget {

@@ -84,3 +84,23 @@ export function toFrame(bytes: Uint8Array<ArrayBuffer>, startup = false): Frame 
   }
   return { code: bytes[0] ?? 0, bytes };
 }
+
+/**
+ * Joins encoded messages into one buffer, for a single socket write; a single part is returned
+ * as it is (no copy).
+ *
+ * @param parts the messages, in order
+ * @returns one buffer holding them all
+ */
+export function concatBytes(parts: readonly Uint8Array[]): Uint8Array {
+  if (parts.length === 1) return parts[0]!;
+  let n = 0;
+  for (const p of parts) n += p.length;
+  const out = new Uint8Array(n);
+  let off = 0;
+  for (const p of parts) {
+    out.set(p, off);
+    off += p.length;
+  }
+  return out;
+}

@@ -12,6 +12,7 @@
  */
 
 import {
+  concatBytes,
   decodeStartupPacket,
   encodeAuthenticationOk,
   encodeBackendKeyData,
@@ -384,7 +385,7 @@ export class ClientConnection {
     const parts: Uint8Array[] = [encodeAuthenticationOk(), ...backend.parameterFrames];
     parts.push(encodeBackendKeyData(this.#cancelKey.processId, this.#cancelKey.secretKey));
     parts.push(encodeReadyForQuery(backend.txStatus));
-    await this.#writer.write(concat(parts));
+    await this.#writer.write(concatBytes(parts));
     this.state = { kind: "ready", tx: backend.txStatus };
     ctx.stats.sessionsStarted++;
     log.info("connection from {remote}: user={user} database={database}", {
@@ -596,18 +597,6 @@ function backendErrorToClient(e: BackendError, midSession: boolean): Uint8Array 
 /** Turns a log-style phrase into a DETAIL sentence. */
 function sentence(text: string): string {
   return `${text.charAt(0).toUpperCase()}${text.slice(1)}.`;
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }
 
 function isFalse(v: string): boolean {

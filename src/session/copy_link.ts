@@ -5,7 +5,7 @@
  * in step: before a batch binds a named statement the copy lacks, it sends that statement's Parse.
  */
 
-import { encodeQuery, type TxStatus } from "../protocol/mod.ts";
+import { concatBytes, encodeQuery, type TxStatus } from "../protocol/mod.ts";
 import { StatementSync } from "./statement_sync.ts";
 import type { BackendConnection } from "../backend/mod.ts";
 import {
@@ -69,7 +69,7 @@ export class CopyLink {
     this.#pending = this.#collect(tracker, timeoutMs);
     // Attach a handler now; the caller awaits finish() later.
     this.#pending.catch(() => {});
-    await this.conn.write(concat(messages.map((m) => m.bytes)));
+    await this.conn.write(concatBytes(messages.map((m) => m.bytes)));
   }
 
   /**
@@ -184,17 +184,4 @@ export class CopyLink {
   async close(): Promise<void> {
     await this.conn.terminate();
   }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }

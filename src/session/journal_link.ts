@@ -7,6 +7,7 @@
  * snapshot, so the snapshot holds them.
  */
 
+import { concatBytes } from "../protocol/mod.ts";
 import type { TxStatus } from "../protocol/mod.ts";
 import type { CopyMessage, EntryKind, PreparedStatements } from "../replication/mod.ts";
 import type { Journal, JournalStep } from "./journal.ts";
@@ -62,7 +63,7 @@ export class JournalLink {
     this.#steps.push({
       kind: "messages",
       kinds: withParse.map((m) => m.kind),
-      bytes: concat(withParse.map((m) => m.bytes)),
+      bytes: concatBytes(withParse.map((m) => m.bytes)),
     });
   }
 
@@ -110,7 +111,7 @@ export class JournalLink {
       s.kinds.push(m.kind);
       s.parts.push(m.bytes);
     }
-    this.#steps.push({ kind: "messages", kinds: s.kinds, bytes: concat(s.parts) });
+    this.#steps.push({ kind: "messages", kinds: s.kinds, bytes: concatBytes(s.parts) });
   }
 
   /**
@@ -129,17 +130,4 @@ export class JournalLink {
     }
     this.journal.append({ session: this.session, steps });
   }
-}
-
-function concat(parts: readonly Uint8Array[]): Uint8Array {
-  if (parts.length === 1) return parts[0]!;
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let off = 0;
-  for (const p of parts) {
-    out.set(p, off);
-    off += p.length;
-  }
-  return out;
 }

@@ -18,6 +18,7 @@
 
 import {
   BackendCode,
+  COPY_DONE,
   decodeBackend,
   decodeBind,
   decodeBindFull,
@@ -107,7 +108,6 @@ interface Planned {
   readonly plans: (RowPlan | undefined)[];
   readonly unsafe?: Extract<DmlPlan, { kind: "unsafe" }>;
 }
-const COPY_DONE = new Uint8Array([0x63, 0, 0, 0, 4]);
 
 /** What the relay needs from its session. */
 export interface RelayOptions {

@@ -41,6 +41,7 @@ const EXPORTS = [
   "TEXT_OID",
   "Writer",
   "backendMaxLength",
+  "concatBytes",
   "decodeAuthentication",
   "decodeBackend",
   "decodeBackendKeyData",
