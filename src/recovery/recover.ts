@@ -22,6 +22,7 @@ import type { Config } from "../config/mod.ts";
 import type { Membership, WriteGate } from "../cluster/mod.ts";
 import { resolveBackendPassword } from "../auth/mod.ts";
 import { getLogger } from "../log/mod.ts";
+import { quoteIdent, quoteLiteral } from "../replication/mod.ts";
 import { Journal, type RecoveryState } from "../session/journal.ts";
 import { catchUp } from "./catch_up.ts";
 import { Replayer } from "./replayer.ts";
@@ -310,12 +311,4 @@ async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promi
   } finally {
     clearTimeout(timer);
   }
-}
-
-function quoteIdent(s: string): string {
-  return `"${s.replaceAll('"', '""')}"`;
-}
-
-function quoteLiteral(s: string): string {
-  return `'${s.replaceAll("'", "''")}'`;
 }

@@ -7,26 +7,8 @@
 
 import type { ColumnInfo, TableInfo } from "./determinism.ts";
 
-/**
- * Quotes an identifier, always, doubling any double quote.
- * @param name the identifier as stored in the catalog (case preserved)
- * @returns `"name"`
- */
-export function quoteIdent(name: string): string {
-  return `"${name.replaceAll('"', '""')}"`;
-}
-
-/**
- * Quotes a string literal, doubling single quotes. A value holding a backslash is written as an
- * escape string (`E'...'`, backslashes doubled) so it reads the same whatever
- * `standard_conforming_strings` says on the copy.
- * @param value the text
- * @returns the literal
- */
-export function quoteLiteral(value: string): string {
-  const quoted = value.replaceAll("'", "''");
-  return value.includes("\\") ? `E'${quoted.replaceAll("\\", "\\\\")}'` : `'${quoted}'`;
-}
+export { quoteIdent, quoteLiteral } from "./sql_quote.ts";
+import { quoteIdent, quoteLiteral } from "./sql_quote.ts";
 
 /**
  * A typed literal: the text form cast to the column's type, or a typed NULL.

@@ -52,3 +52,4 @@ export {
   type TableInfo,
   unknownCallPolicy,
 } from "./determinism.ts";
+export { quoteIdent, quoteLiteral } from "./sql_quote.ts";
