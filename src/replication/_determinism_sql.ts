@@ -76,10 +76,17 @@ export interface CopyInput {
 }
 
 /**
+ * Writes one value into the copies' statement: a typed literal ({@link typedLiteral}), or a typed
+ * parameter (`$n::type`) whose value goes to a Bind. Called for the values of each row in order.
+ */
+export type ValueWriter = (value: string | null, type: string) => string;
+
+/**
  * Builds the copies' statement (see `copyStatement` in `determinism.ts`).
  * @param plan the row-based plan's columns, table and sequences
  * @param template the parsed template
  * @param rows the added columns of each returned row, text format
+ * @param value how each value is written (default: a typed literal)
  * @returns the SQL text
  * @throws RangeError when a row has the wrong number of values
  */
@@ -87,6 +94,7 @@ export function buildCopy(
   plan: CopyInput,
   template: Template,
   rows: readonly (readonly (string | null)[])[],
+  value: ValueWriter = typedLiteral,
 ): string {
   const types = plan.addedColumns.map((name) => columnOf(plan.table, name).type);
   for (const [i, row] of rows.entries()) {
@@ -96,7 +104,7 @@ export function buildCopy(
   }
   const advance = sequenceAdvance(plan.sequences, rows.length);
   const values = () =>
-    rows.map((row) => `(${row.map((v, j) => typedLiteral(v, types[j] ?? "text")).join(", ")})`)
+    rows.map((row) => `(${row.map((v, j) => value(v, types[j] ?? "text")).join(", ")})`)
       .join(",\n");
   const relation = plan.table.relation;
   const cols = plan.addedColumns.map(quoteIdent);
@@ -137,7 +145,7 @@ export function buildCopy(
       if (rows.length === 0) return `DELETE FROM ${only}${relation} WHERE false`;
       const key = cols.slice(0, template.key);
       const list = rows.map((row) => {
-        const literals = row.slice(0, template.key).map((v, j) => typedLiteral(v, types[j] ?? ""));
+        const literals = row.slice(0, template.key).map((v, j) => value(v, types[j] ?? ""));
         return key.length === 1 ? literals[0] : `(${literals.join(", ")})`;
       });
       const target = key.length === 1 ? key[0] : `(${key.join(", ")})`;

@@ -19,6 +19,7 @@ import {
 import type { BatchEntry } from "./batch.ts";
 import { copyStatement } from "./determinism.ts";
 import type { BatchOutcome } from "./reply_tracker.ts";
+import type { RowStatements } from "./row_statement.ts";
 
 /** A statement that always fails: it puts a copy where the original's error left the original. */
 export const FORCED_ERROR_SQL =
@@ -38,22 +39,45 @@ export interface CopyMessage {
 
 /**
  * The messages a copy runs for a batch that succeeded on the original: every retained entry.
+ * Given the copy connection's prepared row statements, a statement replicated by rows becomes a
+ * Bind and Execute of a prepared statement (see `row_statement.ts`); without them (the journal,
+ * COPY streams), the statement built with literals.
  *
  * @param entries the batch's entries
+ * @param rows the prepared row statements of the connection the messages are for
  * @returns the copy's messages
  */
-export function copyMessages(entries: readonly BatchEntry[]): CopyMessage[] {
+export function copyMessages(
+  entries: readonly BatchEntry[],
+  rows?: RowStatements,
+): CopyMessage[] {
+  const only = entries.length === 1 ? entries[0] : undefined;
+  const plan = only?.kind === "Query" && only.statements?.length === 1
+    ? only.rowPlans?.[0]
+    : undefined;
+  if (rows !== undefined && plan !== undefined && only?.bytes) {
+    // A simple Query of one statement, alone in its batch: as Parse/Bind/Execute/Sync it runs in
+    // the same implicit transaction and gives the same tag and transaction status.
+    const forms = rows.messages(plan, only.captured?.[0] ?? [], 0);
+    if (forms !== undefined) return [...forms, { kind: "Sync", bytes: SYNC, source: -1 }];
+  }
   const out: CopyMessage[] = [];
-  entries.forEach((e, i) => out.push(...copyForms(e, i)));
+  entries.forEach((e, i) => out.push(...copyForms(e, i, undefined, rows)));
   return out;
 }
 
 /**
  * What copies run for one retained entry: the entry itself, or, for a statement replicated by
  * rows, the statement built from the rows the original returned (its Parse, Bind and Describe are
- * not needed on copies; each Execute becomes Parse, Bind and Execute of the built statement).
+ * not needed on copies; each Execute becomes Bind and Execute of the connection's prepared row
+ * statement, or Parse, Bind and Execute of the statement built with literals).
  */
-function copyForms(e: BatchEntry, i: number, statementsDone?: number): CopyMessage[] {
+function copyForms(
+  e: BatchEntry,
+  i: number,
+  statementsDone?: number,
+  rows?: RowStatements,
+): CopyMessage[] {
   if (!e.bytes) return [];
   if (e.kind === "Query" && e.rowPlans?.some((p) => p !== undefined)) {
     const statements = (e.statements ?? []).slice(0, statementsDone);
@@ -66,6 +90,8 @@ function copyForms(e: BatchEntry, i: number, statementsDone?: number): CopyMessa
   }
   if (e.rowPlan) {
     if (e.kind !== "Execute") return [];
+    const prepared = rows?.messages(e.rowPlan, e.captured?.[0] ?? [], i);
+    if (prepared !== undefined) return prepared;
     const sql = copyStatement(e.rowPlan, e.captured?.[0] ?? []);
     return [
       { kind: "Parse", bytes: encodeParse("", sql), source: -1, statement: "" },

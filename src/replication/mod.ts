@@ -53,3 +53,9 @@ export {
   unknownCallPolicy,
 } from "./determinism.ts";
 export { quoteIdent, quoteLiteral } from "./sql_quote.ts";
+export {
+  MAX_PARAMETERISED_ROWS,
+  type ParameterisedStatement,
+  parameterisedStatement,
+  RowStatements,
+} from "./row_statement.ts";

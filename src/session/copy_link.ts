@@ -3,6 +3,7 @@
  * One session's connection to one copy. It runs the batches the original completed, consuming and
  * tracking the copy's replies (clients never see them), and keeps the copy's prepared statements
  * in step: before a batch binds a named statement the copy lacks, it sends that statement's Parse.
+ * It also records usogres's own prepared statements for writes replicated by rows.
  */
 
 import { concatBytes, encodeQuery, type TxStatus } from "../protocol/mod.ts";
@@ -13,6 +14,7 @@ import {
   type CopyMessage,
   type PreparedStatements,
   ReplyTracker,
+  RowStatements,
 } from "../replication/mod.ts";
 
 /** A session's link to one copy. */
@@ -23,6 +25,8 @@ export class CopyLink {
   status: TxStatus = "idle";
   /** Named statements this copy has. */
   readonly #statements = new StatementSync();
+  /** usogres's own prepared statements for writes replicated by rows (see `row_statement.ts`). */
+  readonly rowStatements = new RowStatements();
   #pending: Promise<BatchOutcome> | undefined;
 
   /**
@@ -54,6 +58,7 @@ export class CopyLink {
   /** Forgets every prepared statement (after DISCARD ALL or DEALLOCATE ALL ran on the copy). */
   forgetStatements(): void {
     this.#statements.forget();
+    this.rowStatements.forget();
   }
 
   /**

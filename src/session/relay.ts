@@ -1455,11 +1455,15 @@ export class Relay implements RecoveringSession {
         }
       }
     } else if (batch.route === "all") {
-      messages = link.withStatements(copyMessages(batch.entries), this.#prepared);
+      const clears = batch.entries.some((e) => e.statements?.some(clearsPrepared));
+      // Writes replicated by rows run as the link's prepared row statements, unless the batch
+      // drops prepared statements (one it prepared earlier might be gone before its Bind).
+      const rows = batch.rowBased && !clears ? link.rowStatements : undefined;
+      messages = link.withStatements(copyMessages(batch.entries, rows), this.#prepared);
       outcome = await link.run(messages, timeout);
       const diverged = compareOutcomes(original, outcome, messages);
       if (diverged) return this.#diverged(link, batch, diverged);
-      if (batch.entries.some((e) => e.statements?.some(clearsPrepared))) link.forgetStatements();
+      if (clears) link.forgetStatements();
     }
     // Bring the copy's transaction status to the original's (after errors, or reads that failed
     // inside a transaction on the original alone).

@@ -1,0 +1,154 @@
+/**
+ * @module
+ * The statement a copy runs for a write replicated by rows, as a prepared statement of the copy
+ * connection (issue 4, item 3). The literal form (`copyStatement`) is a new text for every row
+ * the original wrote, which the copy parses and plans each time; here the same statement is built
+ * with a typed parameter (`$n::type`) in place of each value, so its text depends only on the
+ * plan's shape (table, columns, sequence advances, ON CONFLICT) and the number of rows. Each copy
+ * connection parses that text once under a name of its own, and each later write of the same
+ * shape is a Bind of the captured values and an Execute (PostgreSQL, "Extended Query" 55.2.3).
+ *
+ * A parameter's text goes through the type's input function exactly as the literal's text does,
+ * with the same session settings (DateStyle, IntervalStyle, TimeZone, client_encoding), so both
+ * forms store the same values.
+ *
+ * {@link RowStatements} records which statements one copy connection has. The statements live in
+ * the server session: the connection's owner calls {@link RowStatements.forget} whenever that
+ * session drops them (DISCARD ALL, DEALLOCATE ALL, the pool's reset), and a new connection starts
+ * with none, so the first write of each shape on it carries the Parse.
+ */
+
+import { encodeBind, encodeExecute, encodeParse } from "../protocol/mod.ts";
+import type { RowPlan } from "./batch.ts";
+import { buildCopy, type Template } from "./_determinism_sql.ts";
+import type { CopyMessage } from "./mirror.ts";
+
+/** A copies' statement with its values as parameters. */
+export interface ParameterisedStatement {
+  /** The SQL text, values written as `$n::type`. */
+  readonly sql: string;
+  /** The values in parameter order, text format, null for NULL. */
+  readonly params: readonly (string | null)[];
+}
+
+/** Most rows a statement is parameterised for; beyond, copies get the literal form. */
+export const MAX_PARAMETERISED_ROWS = 64;
+/** Most parameters in one statement (the protocol allows 65,535). */
+const MAX_PARAMETERS = 4096;
+/** Most prepared row statements one copy connection keeps; later shapes use the literal form. */
+const MAX_STATEMENTS = 256;
+
+const templates = new WeakMap<RowPlan, Template>();
+const texts = new WeakMap<RowPlan, Map<number, string>>();
+
+function templateOf(plan: RowPlan): Template {
+  let template = templates.get(plan);
+  if (template === undefined) {
+    try {
+      template = JSON.parse(plan.template) as Template;
+    } catch {
+      throw new RangeError("row-based plan has a malformed template");
+    }
+    if (template.op !== plan.op) throw new RangeError("row-based plan's template is of another op");
+    templates.set(plan, template);
+  }
+  return template;
+}
+
+/**
+ * The copies' statement for rows the original returned, with the values as parameters. It does
+ * what `copyStatement` does (same rows written, same CommandComplete tag, same sequence advances).
+ * The text is cached per plan and row count.
+ *
+ * @param plan a row-based plan
+ * @param rows the added columns of each returned row, text format, null for NULL
+ * @returns the statement, or undefined when there are no rows or too many for one statement
+ * @throws RangeError when a row has the wrong number of values or the template is not the plan's
+ */
+export function parameterisedStatement(
+  plan: RowPlan,
+  rows: readonly (readonly (string | null)[])[],
+): ParameterisedStatement | undefined {
+  const width = plan.addedColumns.length;
+  if (
+    rows.length === 0 || rows.length > MAX_PARAMETERISED_ROWS ||
+    rows.length * width > MAX_PARAMETERS
+  ) {
+    return undefined;
+  }
+  const template = templateOf(plan);
+  // Only a DELETE writes fewer values than the rows hold: the primary key's.
+  const perRow = template.op === "delete" ? template.key : width;
+  const params: (string | null)[] = [];
+  for (const [i, row] of rows.entries()) {
+    if (row.length !== width) {
+      throw new RangeError(`row ${i + 1} has ${row.length} values, expected ${width}`);
+    }
+    for (let j = 0; j < perRow; j++) params.push(row[j] ?? null);
+  }
+  let byCount = texts.get(plan);
+  if (byCount === undefined) {
+    byCount = new Map();
+    texts.set(plan, byCount);
+  }
+  let sql = byCount.get(rows.length);
+  if (sql === undefined) {
+    let n = 0;
+    sql = buildCopy(plan, template, rows, (_value, type) => `$${++n}::${type}`);
+    if (n !== params.length) throw new RangeError(`statement has ${n} parameters, not ${params.length}`);
+    byCount.set(rows.length, sql);
+  }
+  return { sql, params };
+}
+
+/** The prepared row statements of one copy connection. */
+export class RowStatements {
+  /** Statement name by SQL text. */
+  readonly #names = new Map<string, string>();
+  #next = 0;
+
+  /** How many statements the connection has. */
+  get size(): number {
+    return this.#names.size;
+  }
+
+  /**
+   * The messages that run one execution of a row-based statement on this connection: Parse (the
+   * first time this shape runs here), Bind of the captured values, Execute. The statement counts
+   * as prepared from now on; the caller sends the messages or drops the connection.
+   *
+   * @param plan the row-based plan
+   * @param rows the rows the original returned (added columns, text format)
+   * @param source index of the original's entry the Execute mirrors (its tag is compared)
+   * @returns the messages, or undefined when the literal form must be used instead
+   * @throws RangeError when a row has the wrong number of values
+   */
+  messages(
+    plan: RowPlan,
+    rows: readonly (readonly (string | null)[])[],
+    source: number,
+  ): CopyMessage[] | undefined {
+    const statement = parameterisedStatement(plan, rows);
+    if (statement === undefined) return undefined;
+    let name = this.#names.get(statement.sql);
+    const out: CopyMessage[] = [];
+    if (name === undefined) {
+      if (this.#names.size >= MAX_STATEMENTS) return undefined;
+      name = `usogres_row_${++this.#next}`;
+      this.#names.set(statement.sql, name);
+      out.push({ kind: "Parse", bytes: encodeParse(name, statement.sql), source: -1 });
+    }
+    out.push({
+      kind: "Bind",
+      bytes: encodeBind({ statement: name, params: statement.params }),
+      source: -1,
+    });
+    out.push({ kind: "Execute", bytes: encodeExecute(), source });
+    return out;
+  }
+
+  /** Forgets every statement: the server session no longer has them. */
+  forget(): void {
+    this.#names.clear();
+  }
+}
