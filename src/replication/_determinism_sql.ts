@@ -118,10 +118,19 @@ export function buildCopy(
         return `INSERT INTO ${relation} (${cols[0]}) OVERRIDING SYSTEM VALUE ` +
           `SELECT NULL::${first} WHERE ${where}`;
       }
-      const body = advance === undefined
-        ? `${head}\nVALUES ${values()}`
-        : `${head}\nSELECT * FROM (VALUES ${values()}) AS v (${cols.join(", ")})\n` +
+      const once = rows.length === 1 ? advanceOnce(plan.sequences) : undefined;
+      let body: string;
+      if (advance === undefined) {
+        body = `${head}\nVALUES ${values()}`;
+      } else if (once !== undefined) {
+        // One row: a FROM-less SELECT, whose WHERE is a one-time filter (each nextval runs
+        // once), is cheaper to plan and run than the generate_series subquery.
+        const row = (rows[0] ?? []).map((v, j) => value(v, types[j] ?? "text"));
+        body = `${head}\nSELECT ${row.join(", ")}\nWHERE ${once}`;
+      } else {
+        body = `${head}\nSELECT * FROM (VALUES ${values()}) AS v (${cols.join(", ")})\n` +
           `WHERE ${advance}`;
+      }
       if (template.conflict === undefined) return body;
       const key = template.conflict.key.map(quoteIdent).join(", ");
       const set = template.conflict.set.map((c) => `${quoteIdent(c)} = EXCLUDED.${quoteIdent(c)}`);
@@ -169,6 +178,21 @@ function sequenceAdvance(sequences: readonly SequenceUse[], rows: number): strin
       `(SELECT count(pg_catalog.nextval(${quoteLiteral(sequence.name)})) ` +
         `FROM pg_catalog.generate_series(1, ${calls})) = ${calls}`,
     );
+  }
+  return parts.length === 0 ? undefined : parts.join(" AND ");
+}
+
+/**
+ * The condition that calls nextval once on each sequence, for a statement that produces exactly
+ * one row; undefined when a sequence needs another number of calls (or is listed twice).
+ */
+function advanceOnce(sequences: readonly SequenceUse[]): string | undefined {
+  const parts: string[] = [];
+  for (const sequence of sequences) {
+    const calls = sequence.fixed + sequence.perRow;
+    if (calls <= 0) continue;
+    if (calls > 1 || sequences.filter((s) => s.name === sequence.name).length > 1) return undefined;
+    parts.push(`pg_catalog.nextval(${quoteLiteral(sequence.name)}) IS NOT NULL`);
   }
   return parts.length === 0 ? undefined : parts.join(" AND ");
 }

@@ -38,21 +38,41 @@ const MAX_PARAMETERS = 4096;
 /** Most prepared row statements one copy connection keeps; later shapes use the literal form. */
 const MAX_STATEMENTS = 256;
 
-const templates = new WeakMap<RowPlan, Template>();
-const texts = new WeakMap<RowPlan, Map<number, string>>();
+/** Parsed templates by their text (a handful of distinct ones per table). */
+const templates = new Map<string, Template>();
+/** Statement texts by table, then by shape and row count; cleared by a DDL's new TableInfo. */
+const texts = new WeakMap<object, Map<string, string>>();
+/** Most texts kept per table. */
+const MAX_TEXTS_PER_TABLE = 1000;
+const shapes = new WeakMap<RowPlan, string>();
 
 function templateOf(plan: RowPlan): Template {
-  let template = templates.get(plan);
+  let template = templates.get(plan.template);
   if (template === undefined) {
     try {
       template = JSON.parse(plan.template) as Template;
     } catch {
       throw new RangeError("row-based plan has a malformed template");
     }
-    if (template.op !== plan.op) throw new RangeError("row-based plan's template is of another op");
-    templates.set(plan, template);
+    if (templates.size >= 1000) templates.clear();
+    templates.set(plan.template, template);
   }
+  if (template.op !== plan.op) throw new RangeError("row-based plan's template is of another op");
   return template;
+}
+
+/**
+ * What the statement's text depends on besides the table and the row count. A statement sent as
+ * a simple Query is planned afresh for each text (its literals differ), so the cache is keyed by
+ * shape, not by plan.
+ */
+function shapeOf(plan: RowPlan): string {
+  let shape = shapes.get(plan);
+  if (shape === undefined) {
+    shape = JSON.stringify([plan.template, plan.addedColumns, plan.sequences]);
+    shapes.set(plan, shape);
+  }
+  return shape;
 }
 
 /**
@@ -86,17 +106,21 @@ export function parameterisedStatement(
     }
     for (let j = 0; j < perRow; j++) params.push(row[j] ?? null);
   }
-  let byCount = texts.get(plan);
-  if (byCount === undefined) {
-    byCount = new Map();
-    texts.set(plan, byCount);
+  let byShape = texts.get(plan.table);
+  if (byShape === undefined) {
+    byShape = new Map();
+    texts.set(plan.table, byShape);
   }
-  let sql = byCount.get(rows.length);
+  const key = `${rows.length}\0${shapeOf(plan)}`;
+  let sql = byShape.get(key);
   if (sql === undefined) {
     let n = 0;
     sql = buildCopy(plan, template, rows, (_value, type) => `$${++n}::${type}`);
-    if (n !== params.length) throw new RangeError(`statement has ${n} parameters, not ${params.length}`);
-    byCount.set(rows.length, sql);
+    if (n !== params.length) {
+      throw new RangeError(`statement has ${n} parameters, expected ${params.length}`);
+    }
+    if (byShape.size >= MAX_TEXTS_PER_TABLE) byShape.clear();
+    byShape.set(key, sql);
   }
   return { sql, params };
 }

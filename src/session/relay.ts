@@ -1136,8 +1136,15 @@ export class Relay implements RecoveringSession {
           await this.#startCopy(head.batch);
         }
         if (verdict && verdict.kind !== "forward") {
+          const replacement = verdict.kind === "replace" ? verdict.bytes : undefined;
+          const spliced = spliceReply(start, length, frame.bytes, replacement);
+          if (spliced) {
+            start = spliced;
+            length += replacement?.length ?? 0;
+            continue;
+          }
           await flush();
-          if (verdict.kind === "replace") await writer.write(verdict.bytes);
+          if (replacement) await writer.write(replacement);
           continue;
         }
         if (ready && head && head.batch.splitCommit) {
@@ -1677,6 +1684,40 @@ function isCopyMessage(code: number): boolean {
 
 function clearsPrepared(s: { node: string; deallocate?: string | null }): boolean {
   return s.node === "DiscardStmt" || s.deallocate === null;
+}
+
+/**
+ * Drops (or replaces with something no longer) a reply of the original in the reader's buffer,
+ * where it follows the bytes waiting to go to the client, so that they and the replies after it
+ * still form one contiguous run, written to the client in one go (a write per dropped reply would
+ * cost a system call per row-based write). The bytes waiting are moved forward over the reply
+ * (the replacement, if any, takes the reply's last bytes). Only bytes the reader has already
+ * handed out are touched; nothing else holds them (the reply was decoded and copied first).
+ *
+ * @param start the bytes waiting (a view from their first byte), or undefined when none wait
+ * @param length how many bytes wait
+ * @param reply the reply to drop, a view into the same buffer
+ * @param replacement what the client gets instead, if anything
+ * @returns the new start of the waiting bytes, or undefined when the reply cannot be spliced out
+ */
+function spliceReply(
+  start: Uint8Array | undefined,
+  length: number,
+  reply: Uint8Array,
+  replacement: Uint8Array | undefined,
+): Uint8Array | undefined {
+  const r = replacement?.length ?? 0;
+  if (r > reply.length || reply.buffer instanceof SharedArrayBuffer) return undefined;
+  if (start && (start.buffer !== reply.buffer || start.byteOffset + length !== reply.byteOffset)) {
+    return undefined;
+  }
+  if (!start && r === 0) return undefined;
+  const buffer = new Uint8Array(reply.buffer);
+  const end = reply.byteOffset + reply.length;
+  if (replacement) buffer.set(replacement, end - r);
+  const from = end - r - length;
+  if (start) buffer.copyWithin(from, start.byteOffset, start.byteOffset + length);
+  return new Uint8Array(reply.buffer, from);
 }
 
 function errorText(e: unknown): string {
