@@ -4,7 +4,9 @@
  * determinism.ts`), on two real servers without usogres between them: the original (A) runs
  * `originalSql`, the rows it returns (text format) build `copyStatement`, which the copy (B) runs;
  * then both tables must be identical, both sequences at the same position, and both command tags
- * equal. The tables mix a serial key, `DEFAULT now()`, `DEFAULT gen_random_uuid()`,
+ * equal. Every case runs twice: with the literal form (`copyStatement`), and with the form copy
+ * connections prepare (`parameterisedStatement`, as a named prepared statement of the copy's
+ * client, bound with the captured values). The tables mix a serial key, `DEFAULT now()`, `DEFAULT gen_random_uuid()`,
  * `DEFAULT random()`, an identity column, a generated column and awkward types.
  */
 
@@ -20,12 +22,18 @@ import {
   parseCatalogRows,
   planStatement,
 } from "../../src/replication/determinism.ts";
+import { parameterisedStatement } from "../../src/replication/row_statement.ts";
 
 await initClassifier();
 
 /** A node-postgres client that returns every value as text, rows as arrays. */
 interface TextClient {
   query(sql: string): Promise<{ rows: (string | null)[][]; command: string; rowCount: number }>;
+  /** Runs a named prepared statement (parsed on first use) with text parameters. */
+  prepared(
+    sql: string,
+    params: readonly (string | null)[],
+  ): Promise<{ rows: (string | null)[][]; command: string; rowCount: number }>;
   end(): Promise<void>;
 }
 
@@ -36,9 +44,16 @@ async function textClient(url: string): Promise<TextClient & AsyncDisposable> {
   });
   client.on("error", () => {});
   await client.connect();
+  const names = new Map<string, string>();
   return {
     async query(sql: string) {
       const r = await client.query({ text: sql, rowMode: "array" });
+      return { rows: r.rows, command: r.command, rowCount: r.rowCount ?? 0 };
+    },
+    async prepared(sql: string, params: readonly (string | null)[]) {
+      let name = names.get(sql);
+      if (name === undefined) names.set(sql, name = `row_${names.size + 1}`);
+      const r = await client.query({ name, text: sql, values: [...params], rowMode: "array" });
       return { rows: r.rows, command: r.command, rowCount: r.rowCount ?? 0 };
     },
     end: () => client.end(),
@@ -107,6 +122,11 @@ interface Outcome {
   readonly clientRows: (string | null)[][];
 }
 
+/** Which form of the copies' statement the current test runs. */
+let copyForm: "literal" | "parameterised" = "literal";
+/** How many statements the copy ran in the parameterised form. */
+let parameterisedRuns = 0;
+
 /** Plans, reads the catalog when asked, runs the original's statement and the copy's. */
 async function replicate(
   a: TextClient,
@@ -129,7 +149,14 @@ async function replicate(
   assert.equal(plan.kind, "rowBased");
   const ra = await a.query(plan.originalSql);
   const k = plan.clientColumns;
-  const rb = await b.query(copyStatement(plan, ra.rows.map((row) => row.slice(k))));
+  const rows = ra.rows.map((row) => row.slice(k));
+  const parameterised = copyForm === "parameterised"
+    ? parameterisedStatement(plan, rows)
+    : undefined;
+  if (parameterised) parameterisedRuns++;
+  const rb = parameterised
+    ? await b.prepared(parameterised.sql, parameterised.params)
+    : await b.query(copyStatement(plan, rows));
   return { plan, tags: [tag(ra), tag(rb)], clientRows: ra.rows.map((row) => row.slice(0, k)) };
 }
 
@@ -152,245 +179,266 @@ SELECT last_value, is_called FROM s."Mixed Case_Id_seq";
 SELECT last_value, is_called FROM extra;
 `;
 
-Deno.test("determinism SQL: copies end identical to the original", async (t) => {
-  await using cluster = await startCluster({ copies: 1 });
-  const [copy] = cluster.copies;
-  assert.ok(copy);
+for (const form of ["literal", "parameterised"] as const) {
+  Deno.test(`determinism SQL: copies end identical to the original (${form} form)`, async (t) => {
+    copyForm = form;
+    await using cluster = await startCluster({ copies: 1 });
+    const [copy] = cluster.copies;
+    assert.ok(copy);
 
-  /** A fresh database with the schema on both servers, two clients, and a final comparison. */
-  async function scenario(
-    body: (a: TextClient, b: TextClient) => Promise<void>,
-  ): Promise<void> {
-    await cluster.recreateDatabase("det");
-    await Promise.all(cluster.all.map((s) => s.psql(SCHEMA, { db: "det" })));
-    {
-      await using a = await textClient(cluster.original.url("det"));
-      await using b = await textClient(copy!.url("det"));
-      await body(a, b);
+    /** A fresh database with the schema on both servers, two clients, and a final comparison. */
+    async function scenario(
+      body: (a: TextClient, b: TextClient) => Promise<void>,
+    ): Promise<void> {
+      await cluster.recreateDatabase("det");
+      await Promise.all(cluster.all.map((s) => s.psql(SCHEMA, { db: "det" })));
+      {
+        await using a = await textClient(cluster.original.url("det"));
+        await using b = await textClient(copy!.url("det"));
+        await body(a, b);
+      }
+      const [original, copied] = await cluster.queryEach(DUMP, "det");
+      assert.equal(copied, original);
     }
-    const [original, copied] = await cluster.queryEach(DUMP, "det");
-    assert.equal(copied, original);
-  }
 
-  await t.step("INSERT VALUES: serial, now(), uuid, random(), identity, generated", async () => {
-    await scenario(async (a, b) => {
-      const out = await replicate(
-        a,
-        b,
-        `INSERT INTO t (k, v, tags, doc, bin) VALUES
+    await t.step("INSERT VALUES: serial, now(), uuid, random(), identity, generated", async () => {
+      await scenario(async (a, b) => {
+        const out = await replicate(
+          a,
+          b,
+          `INSERT INTO t (k, v, tags, doc, bin) VALUES
           ('a', 1.50, '{x,"y z",NULL}', '{"a": [1, 2.5], "b": "it''s"}', '\\x00ff5c27'),
           ('b''s \\ "q"', NULL, NULL, NULL, NULL), ('日本', -0.000001, '{}', '[]', '')`,
-      );
-      assert.equal(out.plan.kind, "rowBased");
-      assert.deepEqual(out.tags, ["INSERT 0 3", "INSERT 0 3"]);
+        );
+        assert.equal(out.plan.kind, "rowBased");
+        assert.deepEqual(out.tags, ["INSERT 0 3", "INSERT 0 3"]);
+      });
     });
-  });
 
-  await t.step("INSERT ... SELECT with RETURNING: the client's columns come first", async () => {
-    await scenario(async (a, b) => {
-      const out = await replicate(
-        a,
-        b,
-        "INSERT INTO t (k) SELECT 'sel' || i FROM generate_series(1, 5) i RETURNING id, k -- c",
-      );
-      assert.deepEqual(out.tags, ["INSERT 0 5", "INSERT 0 5"]);
-      assert.deepEqual(out.clientRows.map((r) => r[1]), ["sel1", "sel2", "sel3", "sel4", "sel5"]);
-      assert.deepEqual(out.clientRows.map((r) => r[0]), ["3", "4", "5", "6", "7"]);
+    await t.step("INSERT ... SELECT with RETURNING: the client's columns come first", async () => {
+      await scenario(async (a, b) => {
+        const out = await replicate(
+          a,
+          b,
+          "INSERT INTO t (k) SELECT 'sel' || i FROM generate_series(1, 5) i RETURNING id, k -- c",
+        );
+        assert.deepEqual(out.tags, ["INSERT 0 5", "INSERT 0 5"]);
+        assert.deepEqual(out.clientRows.map((r) => r[1]), ["sel1", "sel2", "sel3", "sel4", "sel5"]);
+        assert.deepEqual(out.clientRows.map((r) => r[0]), ["3", "4", "5", "6", "7"]);
+      });
     });
-  });
 
-  await t.step("INSERT DEFAULT VALUES and DEFAULT in some VALUES rows only", async () => {
-    await scenario(async (a, b) => {
-      await replicate(a, b, "INSERT INTO t DEFAULT VALUES");
-      const out = await replicate(
-        a,
-        b,
-        "INSERT INTO t (id, k, at) VALUES (DEFAULT, 'x', DEFAULT), (100, 'y', '2021-05-05'), " +
-          "(nextval('extra') + 1000, 'z', now())",
-      );
-      assert.deepEqual(out.tags, ["INSERT 0 3", "INSERT 0 3"]);
+    await t.step("INSERT DEFAULT VALUES and DEFAULT in some VALUES rows only", async () => {
+      await scenario(async (a, b) => {
+        await replicate(a, b, "INSERT INTO t DEFAULT VALUES");
+        const out = await replicate(
+          a,
+          b,
+          "INSERT INTO t (id, k, at) VALUES (DEFAULT, 'x', DEFAULT), (100, 'y', '2021-05-05'), " +
+            "(nextval('extra') + 1000, 'z', now())",
+        );
+        assert.deepEqual(out.tags, ["INSERT 0 3", "INSERT 0 3"]);
+      });
     });
-  });
 
-  await t.step("ON CONFLICT DO NOTHING: zero rows, sequences still advanced", async () => {
-    await scenario(async (a, b) => {
-      const out = await replicate(
-        a,
-        b,
-        "INSERT INTO t (k, v) VALUES ('seed1', 9), ('seed2', 9) ON CONFLICT (k) DO NOTHING",
-      );
-      assert.deepEqual(out.tags, ["INSERT 0 0", "INSERT 0 0"]);
-      const some = await replicate(
-        a,
-        b,
-        "INSERT INTO t (k) VALUES ('seed1'), ('new') ON CONFLICT DO NOTHING RETURNING *",
-      );
-      assert.deepEqual(some.tags, ["INSERT 0 1", "INSERT 0 1"]);
-      assert.equal(some.clientRows[0]?.length, 13);
+    await t.step("ON CONFLICT DO NOTHING: zero rows, sequences still advanced", async () => {
+      await scenario(async (a, b) => {
+        const out = await replicate(
+          a,
+          b,
+          "INSERT INTO t (k, v) VALUES ('seed1', 9), ('seed2', 9) ON CONFLICT (k) DO NOTHING",
+        );
+        assert.deepEqual(out.tags, ["INSERT 0 0", "INSERT 0 0"]);
+        const some = await replicate(
+          a,
+          b,
+          "INSERT INTO t (k) VALUES ('seed1'), ('new') ON CONFLICT DO NOTHING RETURNING *",
+        );
+        assert.deepEqual(some.tags, ["INSERT 0 1", "INSERT 0 1"]);
+        assert.equal(some.clientRows[0]?.length, 13);
+      });
     });
-  });
 
-  await t.step("ON CONFLICT DO UPDATE: updated and inserted rows end alike", async () => {
-    await scenario(async (a, b) => {
-      const out = await replicate(
-        a,
-        b,
-        `INSERT INTO t AS x (k, v) VALUES ('seed1', 3), ('c', 4)
+    await t.step("ON CONFLICT DO UPDATE: updated and inserted rows end alike", async () => {
+      await scenario(async (a, b) => {
+        const out = await replicate(
+          a,
+          b,
+          `INSERT INTO t AS x (k, v) VALUES ('seed1', 3), ('c', 4)
          ON CONFLICT (k) DO UPDATE SET v = EXCLUDED.v + random(), at = now(), d = DEFAULT`,
-      );
-      assert.deepEqual(out.tags, ["INSERT 0 2", "INSERT 0 2"]);
+        );
+        assert.deepEqual(out.tags, ["INSERT 0 2", "INSERT 0 2"]);
+      });
     });
-  });
 
-  await t.step("UPDATE: SET volatile values and DEFAULT, WHERE by LIMIT", async () => {
-    await scenario(async (a, b) => {
-      await replicate(a, b, "INSERT INTO t (k) SELECT 'u' || i FROM generate_series(1, 4) i");
-      const out = await replicate(
-        a,
-        b,
-        "UPDATE t SET at = clock_timestamp(), v = random(), r = DEFAULT, tags = ARRAY[now()::text] " +
-          "WHERE k LIKE 'u%' RETURNING k",
-      );
-      assert.deepEqual(out.tags, ["UPDATE 4", "UPDATE 4"]);
-      const limited = await replicate(
-        a,
-        b,
-        "UPDATE t SET v = 42 WHERE id IN (SELECT id FROM t WHERE k LIKE 'u%' LIMIT 2)",
-      );
-      assert.deepEqual(limited.tags, ["UPDATE 2", "UPDATE 2"]);
-      const none = await replicate(a, b, "UPDATE t SET at = now() WHERE false");
-      assert.deepEqual(none.tags, ["UPDATE 0", "UPDATE 0"]);
-      const deterministic = await replicate(a, b, "UPDATE t SET v = v + 1 WHERE k = 'seed1'");
-      assert.equal(deterministic.plan.kind, "asIs");
+    await t.step("UPDATE: SET volatile values and DEFAULT, WHERE by LIMIT", async () => {
+      await scenario(async (a, b) => {
+        await replicate(a, b, "INSERT INTO t (k) SELECT 'u' || i FROM generate_series(1, 4) i");
+        const out = await replicate(
+          a,
+          b,
+          "UPDATE t SET at = clock_timestamp(), v = random(), r = DEFAULT, tags = ARRAY[now()::text] " +
+            "WHERE k LIKE 'u%' RETURNING k",
+        );
+        assert.deepEqual(out.tags, ["UPDATE 4", "UPDATE 4"]);
+        const limited = await replicate(
+          a,
+          b,
+          "UPDATE t SET v = 42 WHERE id IN (SELECT id FROM t WHERE k LIKE 'u%' LIMIT 2)",
+        );
+        assert.deepEqual(limited.tags, ["UPDATE 2", "UPDATE 2"]);
+        const none = await replicate(a, b, "UPDATE t SET at = now() WHERE false");
+        assert.deepEqual(none.tags, ["UPDATE 0", "UPDATE 0"]);
+        const deterministic = await replicate(a, b, "UPDATE t SET v = v + 1 WHERE k = 'seed1'");
+        assert.equal(deterministic.plan.kind, "asIs");
+      });
     });
-  });
 
-  await t.step("DELETE: rows chosen by the clock or by physical order", async () => {
-    await scenario(async (a, b) => {
-      await replicate(a, b, "INSERT INTO t (k) SELECT 'd' || i FROM generate_series(1, 6) i");
-      const out = await replicate(
-        a,
-        b,
-        "DELETE FROM t WHERE id IN (SELECT id FROM t WHERE k LIKE 'd%' LIMIT 3) RETURNING *",
-      );
-      assert.deepEqual(out.tags, ["DELETE 3", "DELETE 3"]);
-      const none = await replicate(a, b, "DELETE FROM t WHERE at > now() + interval '1 day'");
-      assert.deepEqual(none.tags, ["DELETE 0", "DELETE 0"]);
+    await t.step("DELETE: rows chosen by the clock or by physical order", async () => {
+      await scenario(async (a, b) => {
+        await replicate(a, b, "INSERT INTO t (k) SELECT 'd' || i FROM generate_series(1, 6) i");
+        const out = await replicate(
+          a,
+          b,
+          "DELETE FROM t WHERE id IN (SELECT id FROM t WHERE k LIKE 'd%' LIMIT 3) RETURNING *",
+        );
+        assert.deepEqual(out.tags, ["DELETE 3", "DELETE 3"]);
+        const none = await replicate(a, b, "DELETE FROM t WHERE at > now() + interval '1 day'");
+        assert.deepEqual(none.tags, ["DELETE 0", "DELETE 0"]);
+      });
     });
-  });
 
-  await t.step("OVERRIDING SYSTEM VALUE is accepted by a table without identity", async () => {
-    await scenario(async (a, b) => {
-      const out = await replicate(a, b, "INSERT INTO plain (id, note) VALUES (1, 'a'), (2, NULL)");
-      assert.equal(out.plan.kind, "rowBased");
-      assert.deepEqual(out.tags, ["INSERT 0 2", "INSERT 0 2"]);
+    await t.step("OVERRIDING SYSTEM VALUE is accepted by a table without identity", async () => {
+      await scenario(async (a, b) => {
+        const out = await replicate(
+          a,
+          b,
+          "INSERT INTO plain (id, note) VALUES (1, 'a'), (2, NULL)",
+        );
+        assert.equal(out.plan.kind, "rowBased");
+        assert.deepEqual(out.tags, ["INSERT 0 2", "INSERT 0 2"]);
+      });
     });
-  });
 
-  await t.step("quoted schema-qualified names, identity BY DEFAULT, and an alias", async () => {
-    await scenario(async (a, b) => {
-      const out = await replicate(
-        a,
-        b,
-        `INSERT INTO s."Mixed Case" AS m ("Quote""d") VALUES ('q'), ('r') RETURNING m."Id"`,
-      );
-      assert.deepEqual(out.tags, ["INSERT 0 2", "INSERT 0 2"]);
-      const upd = await replicate(
-        a,
-        b,
-        `UPDATE s."Mixed Case" SET at = now() WHERE "Quote""d" = 'q'`,
-      );
-      assert.deepEqual(upd.tags, ["UPDATE 1", "UPDATE 1"]);
+    await t.step("quoted schema-qualified names, identity BY DEFAULT, and an alias", async () => {
+      await scenario(async (a, b) => {
+        const out = await replicate(
+          a,
+          b,
+          `INSERT INTO s."Mixed Case" AS m ("Quote""d") VALUES ('q'), ('r') RETURNING m."Id"`,
+        );
+        assert.deepEqual(out.tags, ["INSERT 0 2", "INSERT 0 2"]);
+        const upd = await replicate(
+          a,
+          b,
+          `UPDATE s."Mixed Case" SET at = now() WHERE "Quote""d" = 'q'`,
+        );
+        assert.deepEqual(upd.tags, ["UPDATE 1", "UPDATE 1"]);
+      });
     });
-  });
 
-  await t.step("every common type goes through its text form unchanged", async () => {
-    await scenario(async (a, b) => {
-      const out = await replicate(
-        a,
-        b,
-        `INSERT INTO types (f8, f4, num, i, tt, ip, p, rng, bv, m, c, dom, js, tsv, ch, vc, qc, b,
+    await t.step("every common type goes through its text form unchanged", async () => {
+      await scenario(async (a, b) => {
+        const out = await replicate(
+          a,
+          b,
+          `INSERT INTO types (f8, f4, num, i, tt, ip, p, rng, bv, m, c, dom, js, tsv, ch, vc, qc, b,
            mo, arr)
          SELECT random() * 1e300, random()::real, 12345678.1234, interval '1 year 2 mons -3 days 04:05:06.7',
            '12:34:56.789+05:30', '10.1.2.3/8', point(random(), -1.5), '[1,10)', B'1011', 'happy',
            ROW(1, 'a"b''c')::pair, 7, '{ "spaced" :  [1,2] }', 'a fat cat', 'ab', 'ab''c\\', 'x', true,
            12.34, '{{1,2},{3,NULL}}'
          FROM generate_series(1, 3)`,
-      );
-      assert.equal(out.plan.kind, "rowBased");
-      assert.deepEqual(out.tags, ["INSERT 0 3", "INSERT 0 3"]);
-      const nulls = await replicate(a, b, "INSERT INTO types DEFAULT VALUES");
-      assert.deepEqual(nulls.tags, ["INSERT 0 1", "INSERT 0 1"]);
+        );
+        assert.equal(out.plan.kind, "rowBased");
+        assert.deepEqual(out.tags, ["INSERT 0 3", "INSERT 0 3"]);
+        const nulls = await replicate(a, b, "INSERT INTO types DEFAULT VALUES");
+        assert.deepEqual(nulls.tags, ["INSERT 0 1", "INSERT 0 1"]);
+      });
     });
-  });
 
-  await t.step(
-    "the catalog: a domain's default, a dropped column, a partitioned table",
-    async () => {
+    await t.step(
+      "the catalog: a domain's default, a dropped column, a partitioned table",
+      async () => {
+        await scenario(async (a, b) => {
+          const dom = parseCatalogRows((await a.query(catalogQuery('"dom"'))).rows);
+          assert.deepEqual(dom?.columns.map((c) => [c.name, c.type, c.defaultExpr, c.primaryKey]), [
+            ["id", "integer", null, true],
+            ["s", "stamp", "now()", false],
+            ["note", "text", null, false],
+          ]);
+          assert.equal(parseCatalogRows((await a.query(catalogQuery("no_such"))).rows), undefined);
+          assert.equal(
+            parseCatalogRows((await a.query(catalogQuery("bad name!"))).rows),
+            undefined,
+          );
+          const out = await replicate(
+            a,
+            b,
+            "INSERT INTO dom (id, note) VALUES (1, 'n'), (2, NULL)",
+          );
+          assert.deepEqual(out.tags, ["INSERT 0 2", "INSERT 0 2"]);
+          await replicate(a, b, "INSERT INTO part (region) VALUES ('eu'), ('us'), ('eu')");
+          const moved = await replicate(
+            a,
+            b,
+            "UPDATE part SET at = now() WHERE region = 'eu' RETURNING tableoid::regclass",
+          );
+          assert.equal(moved.plan.kind, "rowBased");
+          assert.deepEqual(moved.tags, ["UPDATE 2", "UPDATE 2"]);
+        });
+      },
+    );
+
+    await t.step("a temporary table: the copy's own pg_temp schema and sequence", async () => {
+      await scenario(async () => {
+        // A third session on the original takes the next backend slot, so the two sessions' temp
+        // schemas get different numbers (pg_temp_N follows the backend id).
+        await using filler = await textClient(cluster.original.url("det"));
+        await using a = await textClient(cluster.original.url("det"));
+        await using b = await textClient(copy!.url("det"));
+        const ddl = "CREATE TEMP TABLE tmp (id serial PRIMARY KEY, at timestamptz DEFAULT now())";
+        await a.query(ddl);
+        await b.query(ddl);
+        const schema = "SELECT pg_my_temp_schema()::regnamespace::text";
+        assert.notEqual((await a.query(schema)).rows[0]?.[0], (await b.query(schema)).rows[0]?.[0]);
+        await filler.query("SELECT 1");
+        const out = await replicate(a, b, "INSERT INTO tmp DEFAULT VALUES RETURNING id");
+        assert.deepEqual(out.tags, ["INSERT 0 1", "INSERT 0 1"]);
+        assert.equal(
+          out.plan.kind === "rowBased" ? out.plan.table.relation : "",
+          '"pg_temp"."tmp"',
+        );
+        const dump = "SELECT * FROM tmp ORDER BY id; SELECT last_value FROM tmp_id_seq";
+        const rows = async (c: TextClient) => JSON.stringify((await c.query(dump)).rows);
+        assert.equal(await rows(b), await rows(a));
+      });
+    });
+
+    await t.step("INSERT ... SELECT of no rows: INSERT 0 0 on both", async () => {
       await scenario(async (a, b) => {
-        const dom = parseCatalogRows((await a.query(catalogQuery('"dom"'))).rows);
-        assert.deepEqual(dom?.columns.map((c) => [c.name, c.type, c.defaultExpr, c.primaryKey]), [
-          ["id", "integer", null, true],
-          ["s", "stamp", "now()", false],
-          ["note", "text", null, false],
-        ]);
-        assert.equal(parseCatalogRows((await a.query(catalogQuery("no_such"))).rows), undefined);
-        assert.equal(parseCatalogRows((await a.query(catalogQuery("bad name!"))).rows), undefined);
-        const out = await replicate(a, b, "INSERT INTO dom (id, note) VALUES (1, 'n'), (2, NULL)");
-        assert.deepEqual(out.tags, ["INSERT 0 2", "INSERT 0 2"]);
-        await replicate(a, b, "INSERT INTO part (region) VALUES ('eu'), ('us'), ('eu')");
-        const moved = await replicate(
+        const out = await replicate(
           a,
           b,
-          "UPDATE part SET at = now() WHERE region = 'eu' RETURNING tableoid::regclass",
+          "INSERT INTO t (k) SELECT 'never' WHERE false",
         );
-        assert.equal(moved.plan.kind, "rowBased");
-        assert.deepEqual(moved.tags, ["UPDATE 2", "UPDATE 2"]);
+        assert.deepEqual(out.tags, ["INSERT 0 0", "INSERT 0 0"]);
       });
-    },
-  );
-
-  await t.step("a temporary table: the copy's own pg_temp schema and sequence", async () => {
-    await scenario(async () => {
-      // A third session on the original takes the next backend slot, so the two sessions' temp
-      // schemas get different numbers (pg_temp_N follows the backend id).
-      await using filler = await textClient(cluster.original.url("det"));
-      await using a = await textClient(cluster.original.url("det"));
-      await using b = await textClient(copy!.url("det"));
-      const ddl = "CREATE TEMP TABLE tmp (id serial PRIMARY KEY, at timestamptz DEFAULT now())";
-      await a.query(ddl);
-      await b.query(ddl);
-      const schema = "SELECT pg_my_temp_schema()::regnamespace::text";
-      assert.notEqual((await a.query(schema)).rows[0]?.[0], (await b.query(schema)).rows[0]?.[0]);
-      await filler.query("SELECT 1");
-      const out = await replicate(a, b, "INSERT INTO tmp DEFAULT VALUES RETURNING id");
-      assert.deepEqual(out.tags, ["INSERT 0 1", "INSERT 0 1"]);
-      assert.equal(out.plan.kind === "rowBased" ? out.plan.table.relation : "", '"pg_temp"."tmp"');
-      const dump = "SELECT * FROM tmp ORDER BY id; SELECT last_value FROM tmp_id_seq";
-      const rows = async (c: TextClient) => JSON.stringify((await c.query(dump)).rows);
-      assert.equal(await rows(b), await rows(a));
     });
-  });
 
-  await t.step("INSERT ... SELECT of no rows: INSERT 0 0 on both", async () => {
-    await scenario(async (a, b) => {
-      const out = await replicate(
-        a,
-        b,
-        "INSERT INTO t (k) SELECT 'never' WHERE false",
-      );
-      assert.deepEqual(out.tags, ["INSERT 0 0", "INSERT 0 0"]);
-    });
+    await t.step(
+      "a table without a primary key: INSERT is row-based, UPDATE is unsafe",
+      async () => {
+        await scenario(async (a, b) => {
+          const out = await replicate(a, b, "INSERT INTO nokey (a) VALUES (1), (2)");
+          assert.deepEqual(out.tags, ["INSERT 0 2", "INSERT 0 2"]);
+          await assert.rejects(
+            replicate(a, b, "UPDATE nokey SET at = now()"),
+            /unsafe: table has no primary key/,
+          );
+        });
+      },
+    );
+    if (form === "parameterised") assert.ok(parameterisedRuns >= 10, `${parameterisedRuns} runs`);
   });
-
-  await t.step("a table without a primary key: INSERT is row-based, UPDATE is unsafe", async () => {
-    await scenario(async (a, b) => {
-      const out = await replicate(a, b, "INSERT INTO nokey (a) VALUES (1), (2)");
-      assert.deepEqual(out.tags, ["INSERT 0 2", "INSERT 0 2"]);
-      await assert.rejects(
-        replicate(a, b, "UPDATE nokey SET at = now()"),
-        /unsafe: table has no primary key/,
-      );
-    });
-  });
-});
+}
