@@ -57,5 +57,6 @@ export {
   MAX_PARAMETERISED_ROWS,
   type ParameterisedStatement,
   parameterisedStatement,
+  ROW_STATEMENT_PREFIX,
   RowStatements,
 } from "./row_statement.ts";

@@ -31,6 +31,9 @@ export interface ParameterisedStatement {
   readonly params: readonly (string | null)[];
 }
 
+/** The names of the row statements on copy connections start with this. */
+export const ROW_STATEMENT_PREFIX = "usogres_row_";
+
 /** Most rows a statement is parameterised for; beyond, copies get the literal form. */
 export const MAX_PARAMETERISED_ROWS = 64;
 /** Most parameters in one statement (the protocol allows 65,535). */
@@ -158,7 +161,7 @@ export class RowStatements {
     const out: CopyMessage[] = [];
     if (name === undefined) {
       if (this.#names.size >= MAX_STATEMENTS) return undefined;
-      name = `usogres_row_${++this.#next}`;
+      name = `${ROW_STATEMENT_PREFIX}${++this.#next}`;
       this.#names.set(statement.sql, name);
       out.push({ kind: "Parse", bytes: encodeParse(name, statement.sql), source: -1 });
     }

@@ -71,6 +71,7 @@ import {
   refusalSql,
   ReplyTracker,
   routeOf,
+  ROW_STATEMENT_PREFIX,
   type RowPlan,
   type StatementInfo,
   type TableInfo,
@@ -1683,7 +1684,10 @@ function isCopyMessage(code: number): boolean {
 }
 
 function clearsPrepared(s: { node: string; deallocate?: string | null }): boolean {
-  return s.node === "DiscardStmt" || s.deallocate === null;
+  // DEALLOCATE of one of usogres's own row statements (see RowStatements) counts as well: the
+  // copy would otherwise be sent a Bind of a statement it no longer has.
+  return s.node === "DiscardStmt" || s.deallocate === null ||
+    (s.deallocate?.startsWith(ROW_STATEMENT_PREFIX) ?? false);
 }
 
 /**

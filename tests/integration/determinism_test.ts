@@ -944,6 +944,48 @@ Deno.test("determinism: 8 concurrent writers leave every server identical", asyn
   );
 
   await step(
+    "prepared row statements: a copy connection that lost them gets the Parse again",
+    "lost_statements",
+    async (db, proxy) => {
+      await exec(
+        db,
+        "CREATE TABLE s (id serial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(), v int)",
+      );
+      // Each write below is replicated by rows: the copy link runs it as its own prepared
+      // statement (usogres_row_N), parsed by the first write of its shape on that connection.
+      const writes = async (c: TextClient, v: number) => {
+        await c.query(`INSERT INTO s (v) VALUES (${v})`);
+        await c.query("INSERT INTO s (v) VALUES ($1)", [v]);
+        // node-postgres keeps a name prepared across DISCARD ALL: a new name each time.
+        await c.prepared(`ins${v}`, "INSERT INTO s (v) VALUES ($1) RETURNING id, at", [v]);
+        await c.query(`INSERT INTO s (v) VALUES (${v}), (${v})`);
+      };
+      // Sessions one after another: each leaves cleanly, the pool resets its connections with
+      // DISCARD ALL (dropping the copy's row statements) and the next session gets them.
+      const pids = new Set<string>();
+      for (let i = 0; i < 3; i++) {
+        await using c = await textClient(proxy.url(db));
+        pids.add(String((await c.query("SELECT pg_backend_pid() AS pid")).rows[0]?.pid));
+        await writes(c, i);
+      }
+      assert.equal(pids.size, 1, "the sessions reused one pooled set of connections");
+      // The client drops every prepared statement itself, with DISCARD ALL or DEALLOCATE ALL.
+      await using c = await textClient(proxy.url(db));
+      await writes(c, 10);
+      await c.query("DISCARD ALL");
+      await writes(c, 11);
+      await c.query("DEALLOCATE ALL");
+      await writes(c, 12);
+      await c.query("BEGIN");
+      await writes(c, 14);
+      await c.query("COMMIT");
+      await writes(c, 15);
+      await assertIdentical(cluster, db, [{ name: "s", rows: 8 * 5 }]);
+      assertNoStale(proxy);
+    },
+  );
+
+  await step(
     'unknown_functions = "mark_stale": the statement runs on the original and the copy goes stale',
     "unsafe_stale",
     async (db) => {
