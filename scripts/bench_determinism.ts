@@ -14,7 +14,10 @@
  * keys" of `docs/benchmarks.md` (unless `--no-write`).
  *
  * Flags: `--quick` (1 repetition of 3 s, simple protocol only); `--rounds N`, `--seconds N`;
- * `--modes simple,prepared`; `--no-write`. Every process it starts is stopped when it ends or fails.
+ * `--modes simple,prepared`; `--no-write`; `--returning-hash`: a second usogres with
+ * `replication.returning_hash = true` runs each workload too, in the same repetitions, and the
+ * section "Determinism: cost of returning_hash" gets the ratios with / without. Every process it
+ * starts is stopped when it ends or fails.
  *
  * @example
  * ```sh
@@ -29,6 +32,8 @@ import { type ProxyProcess, startProxy } from "../tests/harness/proxy.ts";
 
 /** The section of `docs/benchmarks.md` this bench owns. */
 export const SECTION_HEADING = "## Determinism: serial + DEFAULT now() vs explicit keys";
+/** The section `--returning-hash` writes. */
+export const HASH_SECTION_HEADING = "## Determinism: cost of returning_hash";
 
 const REPO_ROOT = decodeURIComponent(new URL("../", import.meta.url).pathname).replace(/\/$/, "");
 const REPORT = `${REPO_ROOT}/docs/benchmarks.md`;
@@ -62,6 +67,7 @@ interface BenchOptions {
   readonly warmSeconds: number;
   readonly modes: readonly string[];
   readonly write: boolean;
+  readonly returningHash: boolean;
 }
 
 function options(args: string[]): BenchOptions {
@@ -73,6 +79,7 @@ function options(args: string[]): BenchOptions {
       seconds: { type: "string" },
       modes: { type: "string" },
       "no-write": { type: "boolean", default: false },
+      "returning-hash": { type: "boolean", default: false },
     },
   });
   const positive = (text: string | undefined, fallback: number, flag: string): number => {
@@ -95,6 +102,7 @@ function options(args: string[]): BenchOptions {
     warmSeconds: quick ? 1 : 3,
     modes,
     write: !values["no-write"],
+    returningHash: values["returning-hash"],
   };
 }
 
@@ -206,18 +214,18 @@ async function commitMeasured(): Promise<string> {
   return head.stdout.trim() + (dirty.stdout.trim() ? " + uncommitted changes in src/" : "");
 }
 
-/** Replaces this bench's section of the report (up to the next `## `), or appends it. */
-async function writeSection(section: string): Promise<void> {
+/** Replaces a section of the report (up to the next `## `), or appends it. */
+async function writeSection(section: string, heading = SECTION_HEADING): Promise<void> {
   let text = await Deno.readTextFile(REPORT).catch((e: unknown) => {
     if (e instanceof Deno.errors.NotFound) return "# usogres benchmarks\n";
     throw e;
   });
-  const start = text.indexOf(`\n${SECTION_HEADING}\n`);
+  const start = text.indexOf(`\n${heading}\n`);
   const body = section.trimEnd() + "\n";
   if (start < 0) {
     text = `${text.trimEnd()}\n\n${body}`;
   } else {
-    const next = text.indexOf("\n## ", start + SECTION_HEADING.length + 1);
+    const next = text.indexOf("\n## ", start + heading.length + 1);
     const after = next >= 0 ? text.slice(next + 1) : "";
     text = `${text.slice(0, start + 1).trimEnd()}\n\n${body}${after ? `\n${after}` : ""}`;
   }
@@ -235,6 +243,12 @@ async function main(): Promise<void> {
   await using proxy = await startProxy(cluster, {
     sections: { log: { level: "info", stderr: false } },
   });
+  // With --returning-hash: a second usogres in front of the same servers, hashing RETURNING rows.
+  await using hashed = opts.returningHash
+    ? await startProxy(cluster, {
+      sections: { log: { level: "info", stderr: false }, replication: { returning_hash: true } },
+    })
+    : undefined;
   await throughProxy(proxy, Object.values(WORKLOADS).map((w) => w.create).join(";\n"));
   const dir = await Deno.makeTempDir({ prefix: "usogres-bench-det-" });
   try {
@@ -251,23 +265,46 @@ async function main(): Promise<void> {
     await throughProxy(proxy, "TRUNCATE det_serial, det_explicit");
     const rows: string[] = [];
     const verdicts: string[] = [];
+    const hashRows: string[] = [];
     for (const mode of opts.modes) {
       const tps: Record<Workload, number[]> = { serial: [], explicit: [] };
+      const hashedTps: Record<Workload, number[]> = { serial: [], explicit: [] };
       const ratios: number[] = [];
+      const hashRatios: Record<Workload, number[]> = { serial: [], explicit: [] };
       for (let round = 0; round < opts.rounds; round++) {
         const order: Workload[] = round % 2 === 0 ? ["serial", "explicit"] : ["explicit", "serial"];
         const got = {} as Record<Workload, { tps: number; transactions: number }>;
+        const inserted: Record<Workload, number> = { serial: 0, explicit: 0 };
         for (const w of order) {
-          got[w] = await pgbenchRun(proxy.url(DATABASE), files[w], mode, opts.seconds);
-          tps[w].push(got[w].tps);
-          log(`-M ${mode} round ${round + 1} ${w}: ${got[w].tps.toFixed(0)} tps`);
+          // With a hashing usogres, each workload runs through both, in alternating order.
+          const runs = hashed === undefined
+            ? [false]
+            : round % 2 === 0
+            ? [false, true]
+            : [true, false];
+          for (const withHash of runs) {
+            const through = withHash ? hashed! : proxy;
+            const r = await pgbenchRun(through.url(DATABASE), files[w], mode, opts.seconds);
+            inserted[w] += r.transactions;
+            if (withHash) {
+              hashedTps[w].push(r.tps);
+            } else {
+              got[w] = r;
+              tps[w].push(r.tps);
+            }
+            log(
+              `-M ${mode} round ${round + 1} ${w}${withHash ? " (returning_hash)" : ""}: ` +
+                `${r.tps.toFixed(0)} tps`,
+            );
+          }
+          if (hashed !== undefined) hashRatios[w].push(hashedTps[w].at(-1)! / got[w].tps);
         }
         const counts = await assertIdentical(cluster);
         for (const w of order) {
-          if (counts[WORKLOADS[w].table] !== got[w].transactions) {
+          if (counts[WORKLOADS[w].table] !== inserted[w]) {
             throw new Error(
               `${WORKLOADS[w].table} holds ${counts[WORKLOADS[w].table]} rows after ` +
-                `${got[w].transactions} inserts`,
+                `${inserted[w]} inserts`,
             );
           }
         }
@@ -275,7 +312,20 @@ async function main(): Promise<void> {
         ratios.push(got.serial.tps / got.explicit.tps);
         await throughProxy(proxy, "TRUNCATE det_serial, det_explicit");
       }
-      if (/is now stale/.test(proxy.output())) throw new Error("usogres marked the copy stale");
+      if (/is now stale/.test(proxy.output() + (hashed?.output() ?? ""))) {
+        throw new Error("usogres marked the copy stale");
+      }
+      if (hashed !== undefined) {
+        for (const w of ["serial", "explicit"] as const) {
+          hashRows.push(
+            `| ${mode} | ${w} | ${median(tps[w])!.toFixed(0)} | ${
+              median(hashedTps[w])!.toFixed(0)
+            } | ${median(hashRatios[w])!.toFixed(2)} | ${
+              hashRatios[w].map((r) => r.toFixed(2)).join(", ")
+            } |`,
+          );
+        }
+      }
       const ratio = median(ratios) ?? NaN;
       rows.push(
         `| ${mode} | ${median(tps.serial)!.toFixed(0)} | ${median(tps.explicit)!.toFixed(0)} | ` +
@@ -322,18 +372,52 @@ async function main(): Promise<void> {
       "For comparison, issue 4 measured pgpool-II on the same kind of workload: 959 TPS with its",
       "insert_lock (identical copies), 1,999 TPS without it (6,615 of 19,974 rows got different ids).",
       "",
-      "What differs between the modes: with `-M simple` both workloads reach the copy as a new",
-      "statement text each time. With `-M prepared`, an `explicit` insert reaches the copy as",
-      "Bind and Execute of the statement it prepared once, while each `serial` insert reaches it as",
-      "Parse, Bind and Execute of a new text holding the row's values (`src/replication/mirror.ts`),",
-      "which the copy parses and plans every time; the original also returns the added RETURNING",
-      "columns. The servers, pgbench and usogres share the machine's cores, and other work ran on it",
-      "(see the load average), so single runs vary widely; the ratio is taken within each repetition.",
+      "What the copy gets: a `serial` insert reaches it as Bind and Execute of a statement its",
+      "connection prepared once (`INSERT ... SELECT $1::integer, $2::timestamp with time zone,",
+      "$3::integer WHERE nextval(...) IS NOT NULL`, `src/replication/row_statement.ts`), with the",
+      "values the original returned as parameters, in both modes. An `explicit` insert reaches it",
+      "as a new statement text each time with `-M simple`, and as Bind and Execute of the client's",
+      "prepared statement with `-M prepared`. The original runs the `serial` insert with the added",
+      "RETURNING columns. The servers, pgbench and usogres share the machine's cores, and other",
+      "work ran on it (see the load average), so single runs vary widely; the ratio is taken within",
+      "each repetition." +
+      (hashed === undefined
+        ? ""
+        : " In this run each workload also ran through a second usogres with " +
+          "`returning_hash = true`, between the runs above (see the next section)."),
     ].join("\n");
     log("");
     log(section);
+    const hashSection = [
+      HASH_SECTION_HEADING,
+      "",
+      `Issue 4, item 7. \`deno run -A scripts/bench_determinism.ts --returning-hash${
+        opts.quick ? " --quick" : ""
+      }\`: the`,
+      "workloads of the previous section, each run also through a second usogres in front of the",
+      "same servers with `[replication] returning_hash = true` (the copy's statement for a write",
+      "replicated by rows then returns its rows, and both servers' rows are hashed and compared),",
+      "the two runs back to back in alternating order. Ratio: the median over repetitions of TPS",
+      "with / without the hash in the same repetition.",
+      "",
+      `- Machine: ${machine}.`,
+      `- Commit: ${commit}.`,
+      "",
+      "| mode | workload | TPS without | TPS with | with / without | each repetition |",
+      "| --- | --- | ---: | ---: | ---: | --- |",
+      ...hashRows,
+      "",
+      "`explicit` inserts return no rows, so their ratio shows the noise of the measurement; the",
+      "cost of the hash is in `serial`: the copy returns the row it wrote, and usogres hashes it",
+      "and the row captured from the original.",
+    ].join("\n");
+    if (hashed !== undefined) {
+      log("");
+      log(hashSection);
+    }
     if (opts.write) {
       await writeSection(section);
+      if (hashed !== undefined) await writeSection(hashSection, HASH_SECTION_HEADING);
       log(`\nwrote ${REPORT}`);
     }
   } finally {

@@ -292,6 +292,8 @@ export function buildLoaded(file: ParsedFile, flags: ParsedFile, ctx: BuildConte
       failover: str("replication.failover") as ReplicationConfig["failover"],
       autoRecover: (values.get("replication.auto_recover") ??
         defaultOf("replication.auto_recover")) as boolean,
+      returningHash: (values.get("replication.returning_hash") ??
+        defaultOf("replication.returning_hash")) as boolean,
     },
     tls,
     auth,

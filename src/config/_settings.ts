@@ -265,6 +265,11 @@ export const SECTIONS: Readonly<Record<string, Readonly<Record<string, Setting>>
       default: false,
       description: "recover a stale copy online as soon as it is reachable",
     },
+    returning_hash: {
+      kind: { type: "boolean" },
+      default: false,
+      description: "also compare a hash of the rows RETURNING gives on each server",
+    },
   },
   admin: ADMIN_SETTINGS,
   health: HEALTH_SETTINGS,

@@ -107,6 +107,7 @@ export function defaultConfig(
     unknownFunctions: "unknown_functions",
     deterministicFunctions: "deterministic_functions",
     autoRecover: "auto_recover",
+    returningHash: "returning_hash",
   });
   put("tls", partial.tls, {
     certFile: "cert_file",

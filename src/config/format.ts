@@ -100,6 +100,7 @@ export function effectiveSettings(loaded: LoadedConfig): EffectiveSetting[] {
       deterministic_functions: config.replication.deterministicFunctions,
       failover: config.replication.failover,
       auto_recover: config.replication.autoRecover,
+      returning_hash: config.replication.returningHash,
     },
     tls: {
       mode: config.tls.mode,

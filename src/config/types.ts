@@ -141,6 +141,8 @@ export interface ReplicationConfig {
   readonly failover: "manual" | "auto";
   /** Recover a stale copy online as soon as health checks find it reachable. */
   readonly autoRecover: boolean;
+  /** Also compare a hash of the rows a write's RETURNING gives on each server (default false): a copy whose rows differ is stale. */
+  readonly returningHash: boolean;
 }
 
 /** The admin console and the HTTP metrics listener. */

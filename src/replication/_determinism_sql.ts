@@ -81,12 +81,23 @@ export interface CopyInput {
  */
 export type ValueWriter = (value: string | null, type: string) => string;
 
+/** Options of {@link buildCopy}. */
+export interface BuildOptions {
+  /** How each value is written (default: a typed literal). */
+  readonly value?: ValueWriter;
+  /**
+   * Add `RETURNING` of the added columns (in their order) when there are rows, so the copy gives
+   * back the rows it wrote, to compare with the original's (`replication.returning_hash`).
+   */
+  readonly returning?: boolean;
+}
+
 /**
  * Builds the copies' statement (see `copyStatement` in `determinism.ts`).
  * @param plan the row-based plan's columns, table and sequences
  * @param template the parsed template
  * @param rows the added columns of each returned row, text format
- * @param value how each value is written (default: a typed literal)
+ * @param opts how values are written, and whether the statement returns its rows
  * @returns the SQL text
  * @throws RangeError when a row has the wrong number of values
  */
@@ -94,7 +105,20 @@ export function buildCopy(
   plan: CopyInput,
   template: Template,
   rows: readonly (readonly (string | null)[])[],
-  value: ValueWriter = typedLiteral,
+  opts: BuildOptions = {},
+): string {
+  const sql = buildStatement(plan, template, rows, opts.value ?? typedLiteral);
+  if (opts.returning !== true || rows.length === 0) return sql;
+  // The UPDATE joins a VALUES list with the same column names: name the table's.
+  const qualifier = template.op === "update" ? "t." : "";
+  return `${sql}\nRETURNING ${plan.addedColumns.map((c) => qualifier + quoteIdent(c)).join(", ")}`;
+}
+
+function buildStatement(
+  plan: CopyInput,
+  template: Template,
+  rows: readonly (readonly (string | null)[])[],
+  value: ValueWriter,
 ): string {
   const types = plan.addedColumns.map((name) => columnOf(plan.table, name).type);
   for (const [i, row] of rows.entries()) {

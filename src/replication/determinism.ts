@@ -268,12 +268,15 @@ function sliceBytes(sql: string, end: number): string {
  * sequences as many times as the original did.
  * @param plan a row-based plan from {@link planStatement}
  * @param rows the added columns of each returned row
+ * @param returning whether the statement returns the rows it writes (the added columns, in
+ *   order), to compare them with the original's
  * @returns the SQL text
  * @throws RangeError when a row has the wrong number of values or the template is not the plan's
  */
 export function copyStatement(
   plan: Extract<DmlPlan, { kind: "rowBased" }>,
   rows: readonly (readonly (string | null)[])[],
+  returning = false,
 ): string {
   let template: Template;
   try {
@@ -282,7 +285,7 @@ export function copyStatement(
     throw new RangeError("row-based plan has a malformed template");
   }
   if (template.op !== plan.op) throw new RangeError("row-based plan's template is of another op");
-  return buildCopy(plan, template, rows);
+  return buildCopy(plan, template, rows, { returning });
 }
 
 /**

@@ -20,6 +20,7 @@ import type { BatchEntry } from "./batch.ts";
 import { copyStatement } from "./determinism.ts";
 import type { BatchOutcome } from "./reply_tracker.ts";
 import type { RowStatements } from "./row_statement.ts";
+import { comparesRows, textRowsDigest } from "./returning_hash.ts";
 
 /** A statement that always fails: it puts a copy where the original's error left the original. */
 export const FORCED_ERROR_SQL =
@@ -45,11 +46,14 @@ export interface CopyMessage {
  *
  * @param entries the batch's entries
  * @param rows the prepared row statements of the connection the messages are for
+ * @param returning whether statements replicated by rows return the rows they write (to compare
+ *   them with the original's: `replication.returning_hash`)
  * @returns the copy's messages
  */
 export function copyMessages(
   entries: readonly BatchEntry[],
   rows?: RowStatements,
+  returning = false,
 ): CopyMessage[] {
   const only = entries.length === 1 ? entries[0] : undefined;
   const plan = only?.kind === "Query" && only.statements?.length === 1
@@ -58,11 +62,11 @@ export function copyMessages(
   if (rows !== undefined && plan !== undefined && only?.bytes) {
     // A simple Query of one statement, alone in its batch: as Parse/Bind/Execute/Sync it runs in
     // the same implicit transaction and gives the same tag and transaction status.
-    const forms = rows.messages(plan, only.captured?.[0] ?? [], 0);
+    const forms = rows.messages(plan, only.captured?.[0] ?? [], 0, returning);
     if (forms !== undefined) return [...forms, { kind: "Sync", bytes: SYNC, source: -1 }];
   }
   const out: CopyMessage[] = [];
-  entries.forEach((e, i) => out.push(...copyForms(e, i, undefined, rows)));
+  entries.forEach((e, i) => out.push(...copyForms(e, i, { rows, returning })));
   return out;
 }
 
@@ -75,24 +79,28 @@ export function copyMessages(
 function copyForms(
   e: BatchEntry,
   i: number,
-  statementsDone?: number,
-  rows?: RowStatements,
+  opts: {
+    readonly statementsDone?: number;
+    readonly rows?: RowStatements | undefined;
+    readonly returning?: boolean;
+  } = {},
 ): CopyMessage[] {
+  const { statementsDone, rows, returning = false } = opts;
   if (!e.bytes) return [];
   if (e.kind === "Query" && e.rowPlans?.some((p) => p !== undefined)) {
     const statements = (e.statements ?? []).slice(0, statementsDone);
     const sql = statements.map((s, j) => {
       const plan = e.rowPlans?.[j];
-      return plan ? copyStatement(plan, e.captured?.[j] ?? []) : s.text;
+      return plan ? copyStatement(plan, e.captured?.[j] ?? [], returning) : s.text;
     });
     if (statementsDone !== undefined) sql.push(FORCED_ERROR_SQL);
     return [{ kind: "Query", bytes: encodeQuery(sql.join(";\n")), source: i }];
   }
   if (e.rowPlan) {
     if (e.kind !== "Execute") return [];
-    const prepared = rows?.messages(e.rowPlan, e.captured?.[0] ?? [], i);
+    const prepared = rows?.messages(e.rowPlan, e.captured?.[0] ?? [], i, returning);
     if (prepared !== undefined) return prepared;
-    const sql = copyStatement(e.rowPlan, e.captured?.[0] ?? []);
+    const sql = copyStatement(e.rowPlan, e.captured?.[0] ?? [], returning);
     return [
       { kind: "Parse", bytes: encodeParse("", sql), source: -1, statement: "" },
       { kind: "Bind", bytes: encodeBind({}), source: -1, statement: "" },
@@ -126,7 +134,7 @@ export function mirrorFailedBatch(
   if (failed?.kind === "Query" && failed.bytes) {
     if (statementsDone === 0 && out.length === 0) return [];
     if (failed.rowPlans?.some((p) => p !== undefined)) {
-      out.push(...copyForms(failed, failedAt, statementsDone));
+      out.push(...copyForms(failed, failedAt, { statementsDone }));
       return out;
     }
     const done = (failed.statements ?? []).slice(0, statementsDone).map((s) => s.text);
@@ -180,12 +188,16 @@ export function reconcileStep(
  * @param original the original's outcome
  * @param copy the copy's outcome
  * @param messages the copy's messages (to map its tags back to the original's entries)
+ * @param entries the batch's entries: given, and both outcomes hashed their rows, the rows each
+ *   write returned are compared too (for a write replicated by rows, the copy's with the rows
+ *   captured from the original)
  * @returns a one-line description of the divergence, or undefined when they agree
  */
 export function compareOutcomes(
   original: BatchOutcome,
   copy: BatchOutcome,
   messages: readonly CopyMessage[],
+  entries?: readonly BatchEntry[],
 ): string | undefined {
   if (copy.error) {
     return `copy failed where the original succeeded: ${copy.error.code} ${copy.error.message}`;
@@ -197,6 +209,22 @@ export function compareOutcomes(
     const got = copy.tags.get(i) ?? [];
     if (want.length !== got.length || want.some((t, k) => t !== got[k])) {
       return `command tags differ: original "${want.join(", ")}", copy "${got.join(", ")}"`;
+    }
+    if (entries !== undefined && original.hashes !== undefined && copy.hashes !== undefined) {
+      const entry = entries[source];
+      const mine = original.hashes.get(source) ?? [];
+      const theirs = copy.hashes.get(i) ?? [];
+      for (const [k, tag] of want.entries()) {
+        if (!comparesRows(tag)) continue;
+        const plan = entry?.kind === "Query" ? entry.rowPlans?.[k] : entry?.rowPlan;
+        const slot = entry?.kind === "Query" ? k : 0;
+        const expected = plan ? textRowsDigest(entry?.captured?.[slot] ?? []) : mine[k];
+        if (expected !== theirs[k]) {
+          return `rows returned differ for "${tag}": original ${expected ?? "none"}, copy ${
+            theirs[k] ?? "none"
+          }`;
+        }
+      }
     }
   }
   if (original.status !== copy.status) {

@@ -15,6 +15,7 @@
 
 import { BackendCode, decodeBackend, type Frame, type TxStatus } from "../protocol/mod.ts";
 import type { EntryKind } from "./batch.ts";
+import { NO_ROWS, RowsHash } from "./returning_hash.ts";
 
 /** The messages a tracker follows: their kinds, and whether more may still be added. */
 export interface TrackedMessages {
@@ -46,6 +47,11 @@ export interface BatchOutcome {
   readonly error: BatchError | undefined;
   /** Transaction status from ReadyForQuery. */
   readonly status: TxStatus;
+  /**
+   * With `wantHashes`: per message index, the digest of each statement's DataRows (see
+   * `returning_hash.ts`), in the order of `tags`.
+   */
+  readonly hashes?: ReadonlyMap<number, readonly string[]>;
 }
 
 /** Tracks one backend's replies to a list of messages. */
@@ -55,6 +61,8 @@ export class ReplyTracker {
   #statementsDone = 0;
   #skipping = false;
   #tags = new Map<number, string[]>();
+  #hashes: Map<number, string[]> | undefined;
+  #rows: RowsHash | undefined;
   #error: BatchError | undefined;
   #status: TxStatus = "idle";
   #done = false;
@@ -65,6 +73,8 @@ export class ReplyTracker {
    * on while the batch is still being built, before the replies it concerns arrive.
    */
   wantTags: boolean;
+  /** Whether to hash DataRows per statement (`replication.returning_hash`); needs `wantTags`. */
+  wantHashes = false;
 
   /**
    * Starts tracking.
@@ -104,7 +114,8 @@ export class ReplyTracker {
    * @returns tags, error and status
    */
   outcome(): BatchOutcome {
-    return { tags: this.#tags, error: this.#error, status: this.#status };
+    const outcome = { tags: this.#tags, error: this.#error, status: this.#status };
+    return this.#hashes ? { ...outcome, hashes: this.#hashes } : outcome;
   }
 
   #list(): readonly EntryKind[] {
@@ -127,6 +138,14 @@ export class ReplyTracker {
     const list = this.#tags.get(this.#index);
     if (list) list.push(tag);
     else this.#tags.set(this.#index, [tag]);
+    if (this.wantHashes) {
+      this.#hashes ??= new Map();
+      const digest = this.#rows?.digest() ?? NO_ROWS;
+      this.#rows = undefined;
+      const hashes = this.#hashes.get(this.#index);
+      if (hashes) hashes.push(digest);
+      else this.#hashes.set(this.#index, [digest]);
+    }
   }
 
   /**
@@ -139,6 +158,8 @@ export class ReplyTracker {
     const code = frame.code;
     switch (code) {
       case BackendCode.DataRow:
+        if (this.wantHashes && !this.#skipping) (this.#rows ??= new RowsHash()).addDataRow(frame);
+        return false;
       case BackendCode.CopyData:
       case BackendCode.CopyDone:
       case BackendCode.NoticeResponse:

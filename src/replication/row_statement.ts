@@ -85,12 +85,14 @@ function shapeOf(plan: RowPlan): string {
  *
  * @param plan a row-based plan
  * @param rows the added columns of each returned row, text format, null for NULL
+ * @param returning whether the statement returns the rows it writes (see `buildCopy`)
  * @returns the statement, or undefined when there are no rows or too many for one statement
  * @throws RangeError when a row has the wrong number of values or the template is not the plan's
  */
 export function parameterisedStatement(
   plan: RowPlan,
   rows: readonly (readonly (string | null)[])[],
+  returning = false,
 ): ParameterisedStatement | undefined {
   const width = plan.addedColumns.length;
   if (
@@ -114,11 +116,14 @@ export function parameterisedStatement(
     byShape = new Map();
     texts.set(plan.table, byShape);
   }
-  const key = `${rows.length}\0${shapeOf(plan)}`;
+  const key = `${rows.length}\0${returning}\0${shapeOf(plan)}`;
   let sql = byShape.get(key);
   if (sql === undefined) {
     let n = 0;
-    sql = buildCopy(plan, template, rows, (_value, type) => `$${++n}::${type}`);
+    sql = buildCopy(plan, template, rows, {
+      value: (_value, type) => `$${++n}::${type}`,
+      returning,
+    });
     if (n !== params.length) {
       throw new RangeError(`statement has ${n} parameters, expected ${params.length}`);
     }
@@ -147,6 +152,7 @@ export class RowStatements {
    * @param plan the row-based plan
    * @param rows the rows the original returned (added columns, text format)
    * @param source index of the original's entry the Execute mirrors (its tag is compared)
+   * @param returning whether the statement returns the rows it writes
    * @returns the messages, or undefined when the literal form must be used instead
    * @throws RangeError when a row has the wrong number of values
    */
@@ -154,8 +160,9 @@ export class RowStatements {
     plan: RowPlan,
     rows: readonly (readonly (string | null)[])[],
     source: number,
+    returning = false,
   ): CopyMessage[] | undefined {
-    const statement = parameterisedStatement(plan, rows);
+    const statement = parameterisedStatement(plan, rows, returning);
     if (statement === undefined) return undefined;
     let name = this.#names.get(statement.sql);
     const out: CopyMessage[] = [];

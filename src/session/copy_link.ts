@@ -66,11 +66,17 @@ export class CopyLink {
    *
    * @param messages what to send
    * @param timeoutMs how long the copy may take (0 = no limit)
+   * @param hashRows whether to hash the rows each statement returns (`returning_hash`)
    * @returns when the messages are written
    * @throws the socket's error when the copy connection is broken
    */
-  async start(messages: readonly CopyMessage[], timeoutMs: number): Promise<void> {
+  async start(
+    messages: readonly CopyMessage[],
+    timeoutMs: number,
+    hashRows = false,
+  ): Promise<void> {
     const tracker = new ReplyTracker({ kinds: messages.map((m) => m.kind), closed: true }, true);
+    tracker.wantHashes = hashRows;
     this.#pending = this.#collect(tracker, timeoutMs);
     // Attach a handler now; the caller awaits finish() later.
     this.#pending.catch(() => {});
@@ -108,11 +114,16 @@ export class CopyLink {
    *
    * @param messages what to send
    * @param timeoutMs how long the copy may take (0 = no limit)
+   * @param hashRows whether to hash the rows each statement returns (`returning_hash`)
    * @returns the copy's outcome
    * @throws Error when the copy failed, closed, or timed out
    */
-  async run(messages: readonly CopyMessage[], timeoutMs: number): Promise<BatchOutcome> {
-    await this.start(messages, timeoutMs);
+  async run(
+    messages: readonly CopyMessage[],
+    timeoutMs: number,
+    hashRows = false,
+  ): Promise<BatchOutcome> {
+    await this.start(messages, timeoutMs, hashRows);
     return await this.finish();
   }
 

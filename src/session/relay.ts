@@ -742,6 +742,7 @@ export class Relay implements RecoveringSession {
     if (route === "all" && batch.route !== "all") {
       batch.route = "all";
       open.tracker.wantTags = true;
+      open.tracker.wantHashes = this.#o.ctx.config.replication.returningHash;
     }
     if (gated) {
       batch.gated = true;
@@ -1467,9 +1468,15 @@ export class Relay implements RecoveringSession {
       // Writes replicated by rows run as the link's prepared row statements, unless the batch
       // drops prepared statements (one it prepared earlier might be gone before its Bind).
       const rows = batch.rowBased && !clears ? link.rowStatements : undefined;
-      messages = link.withStatements(copyMessages(batch.entries, rows), this.#prepared);
-      outcome = await link.run(messages, timeout);
-      const diverged = compareOutcomes(original, outcome, messages);
+      const hashing = this.#o.ctx.config.replication.returningHash;
+      messages = link.withStatements(copyMessages(batch.entries, rows, hashing), this.#prepared);
+      outcome = await link.run(messages, timeout, hashing);
+      const diverged = compareOutcomes(
+        original,
+        outcome,
+        messages,
+        hashing ? batch.entries : undefined,
+      );
       if (diverged) return this.#diverged(link, batch, diverged);
       if (clears) link.forgetStatements();
     }
@@ -1526,10 +1533,13 @@ export class Relay implements RecoveringSession {
 
 /**
  * A Bind of a statement replicated by rows: the added columns come back as text, and a single
- * result format code is spelled out for the client's own columns.
+ * result format code is spelled out for the client's own columns. Undefined when the Bind asks
+ * for text only (no format codes, or only 0): it serves as it is, and the original gets the
+ * client's bytes along with the rest of the batch instead of a write of their own.
  */
-function rebindForRows(frame: Frame, plan: RowPlan): Uint8Array {
+function rebindForRows(frame: Frame, plan: RowPlan): Uint8Array | undefined {
   const m = decodeBindFull(frame);
+  if (m.resultFormats.every((f) => f === 0)) return undefined;
   const added = plan.addedColumns.length;
   const k = plan.clientColumns;
   let resultFormats: number[];

@@ -6,7 +6,8 @@
  * then both tables must be identical, both sequences at the same position, and both command tags
  * equal. Every case runs twice: with the literal form (`copyStatement`), and with the form copy
  * connections prepare (`parameterisedStatement`, as a named prepared statement of the copy's
- * client, bound with the captured values). The tables mix a serial key, `DEFAULT now()`, `DEFAULT gen_random_uuid()`,
+ * client, bound with the captured values, with the RETURNING that `returning_hash` adds, whose
+ * rows must be the original's). The tables mix a serial key, `DEFAULT now()`, `DEFAULT gen_random_uuid()`,
  * `DEFAULT random()`, an identity column, a generated column and awkward types.
  */
 
@@ -150,13 +151,19 @@ async function replicate(
   const ra = await a.query(plan.originalSql);
   const k = plan.clientColumns;
   const rows = ra.rows.map((row) => row.slice(k));
+  // The parameterised form also returns the rows it wrote (as with returning_hash): they must
+  // be the rows the original returned, value for value.
   const parameterised = copyForm === "parameterised"
-    ? parameterisedStatement(plan, rows)
+    ? parameterisedStatement(plan, rows, true)
     : undefined;
   if (parameterised) parameterisedRuns++;
   const rb = parameterised
     ? await b.prepared(parameterised.sql, parameterised.params)
     : await b.query(copyStatement(plan, rows));
+  if (parameterised) {
+    const sorted = (r: (string | null)[][]) => r.map((row) => JSON.stringify(row)).sort();
+    assert.deepEqual(sorted(rb.rows), sorted(rows));
+  }
   return { plan, tags: [tag(ra), tag(rb)], clientRows: ra.rows.map((row) => row.slice(0, k)) };
 }
 

@@ -986,6 +986,52 @@ Deno.test("determinism: 8 concurrent writers leave every server identical", asyn
   );
 
   await step(
+    "returning_hash: a copy whose returned rows differ (a trigger of its own) is marked stale",
+    "returning_hash",
+    async (db, proxy) => {
+      await exec(
+        db,
+        "CREATE TABLE h (id serial PRIMARY KEY, at timestamptz NOT NULL DEFAULT now(), v int);" +
+          "CREATE TABLE e (id int PRIMARY KEY, v int)",
+      );
+      // Only the copy changes what it stores: the same row count, other values.
+      await cluster.copies[0]!.psql(
+        `CREATE FUNCTION bump() RETURNS trigger LANGUAGE plpgsql AS
+           $$BEGIN NEW.v := NEW.v + 1; RETURN NEW; END$$;
+         CREATE TRIGGER bump BEFORE INSERT ON h FOR EACH ROW EXECUTE FUNCTION bump();
+         CREATE TRIGGER bump BEFORE INSERT ON e FOR EACH ROW EXECUTE FUNCTION bump();`,
+        { db },
+      );
+      const copyValues = () => cluster.copies[0]!.psql("SELECT sum(v) FROM h", { db });
+      // Off (the default): the tags agree ("INSERT 0 1"), so nothing is noticed.
+      {
+        await using c = await textClient(proxy.url(db));
+        await c.query("INSERT INTO h (v) VALUES (1)");
+        await c.query("INSERT INTO e VALUES (1, 1) RETURNING v");
+        assertNoStale(proxy);
+        assert.equal((await copyValues()).trim(), "2");
+      }
+      const hashing = async (sql: string, reason: RegExp) => {
+        await using checked = await cluster.startProxy({
+          sections: { log: { level: "info" }, replication: { returning_hash: true } },
+        });
+        await withLogsOnFailure(checked, cluster, async () => {
+          await using c = await textClient(checked.url(db));
+          await c.query(sql);
+          await waitFor(() => /backend "copy" is now stale/.test(checked.output()), {
+            what: "the copy marked stale",
+          });
+          assert.match(checked.output(), reason);
+        });
+      };
+      // A write replicated by rows: the copy returns the rows it wrote, compared with the
+      // original's; and a write replicated as its text, with the client's RETURNING.
+      await hashing("INSERT INTO h (v) VALUES (5)", /rows returned differ for "INSERT 0 1"/);
+      await hashing("INSERT INTO e VALUES (2, 2) RETURNING v", /rows returned differ/);
+    },
+  );
+
+  await step(
     'unknown_functions = "mark_stale": the statement runs on the original and the copy goes stale',
     "unsafe_stale",
     async (db) => {

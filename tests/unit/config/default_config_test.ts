@@ -59,6 +59,7 @@ Deno.test("defaultConfig: fills in every default around the given servers", () =
       deterministicFunctions: [],
       failover: "manual",
       autoRecover: false,
+      returningHash: false,
     },
     tls: { mode: "disable", certFile: "", keyFile: "", caFile: "", minVersion: "TLSv1.2" },
     auth: {

@@ -47,6 +47,7 @@ Deno.test("replication config: defaults to no balancing, no lists, 30 s and a st
     deterministicFunctions: [],
     failover: "manual",
     autoRecover: false,
+    returningHash: false,
   });
   for (
     const leaf of [
@@ -80,6 +81,7 @@ Deno.test("replication config: reads every key, lower-cases function names and e
     deterministicFunctions: ["app.slug", "tax"],
     failover: "manual",
     autoRecover: false,
+    returningHash: false,
   });
   assert.deepEqual(sources.get("replication.unknown_functions"), {
     kind: "file",
@@ -275,6 +277,7 @@ Deno.test("defaultConfig: takes replication settings in Config's units and check
       deterministicFunctions: ["S.F"],
       failover: "manual",
       autoRecover: false,
+      returningHash: false,
     },
   }, { env: {} });
   assert.deepEqual(config.replication, {
@@ -287,6 +290,7 @@ Deno.test("defaultConfig: takes replication settings in Config's units and check
     deterministicFunctions: ["s.f"],
     failover: "manual",
     autoRecover: false,
+    returningHash: false,
   });
   assert.equal(
     defaultConfig({ original: { host: "db" }, log: { dir: "" } }, { env: {} }).replication

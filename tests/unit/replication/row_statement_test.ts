@@ -84,6 +84,26 @@ Deno.test("parameterisedStatement: UPDATE and DELETE bind their keys and values"
   assert.deepEqual(del?.params, ["1", "2"]);
 });
 
+Deno.test("parameterisedStatement: with returning, the copy gives back the added columns", () => {
+  const insert = rowBased("INSERT INTO t (x) VALUES ('a')");
+  const rows = [["7", "a", "0", null]];
+  assert.match(
+    parameterisedStatement(insert, rows, true)?.sql ?? "",
+    /IS NOT NULL\nRETURNING "id", "x", "n", "at"$/,
+  );
+  assert.doesNotMatch(parameterisedStatement(insert, rows)?.sql ?? "", /RETURNING/);
+  // The UPDATE joins a VALUES list whose columns have the same names: the table's are named.
+  const update = rowBased("UPDATE t SET at = now() WHERE x = 'a'");
+  assert.match(
+    parameterisedStatement(update, [["1", null]], true)?.sql ?? "",
+    /\nRETURNING t\."id", t\."at"$/,
+  );
+  assert.match(
+    copyStatement(rowBased("DELETE FROM t WHERE at < now()"), [["1"]], true),
+    /\nRETURNING "id"$/,
+  );
+});
+
 Deno.test("parameterisedStatement: no rows or too many rows use the literal form", () => {
   const p = rowBased("INSERT INTO t (x) SELECT x FROM u");
   assert.equal(parameterisedStatement(p, []), undefined);
