@@ -93,6 +93,8 @@ export interface Batch {
   splitCommit?: boolean;
   /** Set when the copies ran this batch's COMMIT before the original got it. */
   copiesCommitted?: boolean;
+  /** The copies run it behind the client, after its ReadyForQuery (inside a transaction). */
+  behind?: boolean;
   /** Whether it passed the write gate alone (the gate resumes when it finishes). */
   alone?: boolean;
   /** Whether it passed the write gate (and must leave it when finished). */

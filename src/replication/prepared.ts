@@ -36,6 +36,17 @@ export function routeOf(c: StatementClass): BatchRoute {
   return c === "read" || c === "originalOnly" ? "original" : "all";
 }
 
+/** What a copy-side connection needs of the session's statements: each one by name. */
+export interface StatementLookup {
+  /**
+   * A prepared statement by name.
+   *
+   * @param name statement name
+   * @returns the statement, or undefined when unknown
+   */
+  statement(name: string): PreparedStatement | undefined;
+}
+
 /** One session's prepared statements and portals. */
 export class PreparedStatements {
   readonly #statements = new Map<string, PreparedStatement>();
@@ -75,6 +86,22 @@ export class PreparedStatements {
    */
   statement(name: string): PreparedStatement | undefined {
     return this.#statements.get(name);
+  }
+
+  /**
+   * The statements of these names as they are now, unaffected by later Parses and Closes (for
+   * a batch the copies run after the client has moved on).
+   *
+   * @param names statement names
+   * @returns a lookup of those statements
+   */
+  snapshot(names: Iterable<string>): StatementLookup {
+    const copy = new Map<string, PreparedStatement>();
+    for (const name of names) {
+      const s = this.#statements.get(name);
+      if (s !== undefined) copy.set(name, s);
+    }
+    return { statement: (name) => copy.get(name) };
   }
 
   /**

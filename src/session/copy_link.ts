@@ -11,8 +11,8 @@ import type { BackendConnection } from "../backend/mod.ts";
 import {
   type BatchOutcome,
   type CopyMessage,
-  type PreparedStatements,
   ReplyTracker,
+  type StatementLookup,
 } from "../replication/mod.ts";
 
 /** A session's link to one copy. */
@@ -47,7 +47,7 @@ export class CopyLink {
    * @param prepared the session's statements
    * @returns the messages to send, injected ones first (source -1)
    */
-  withStatements(messages: readonly CopyMessage[], prepared: PreparedStatements): CopyMessage[] {
+  withStatements(messages: readonly CopyMessage[], prepared: StatementLookup): CopyMessage[] {
     return this.#statements.withStatements(messages, prepared);
   }
 

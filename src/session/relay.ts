@@ -73,6 +73,7 @@ import {
   routeOf,
   type RowPlan,
   type StatementInfo,
+  type StatementLookup,
   type TableInfo,
   transformReply,
   unknownCallPolicy,
@@ -82,12 +83,16 @@ import { getLogger } from "../log/mod.ts";
 import { CopyLink } from "./copy_link.ts";
 import type { Journal, JournalStep } from "./journal.ts";
 import { JournalLink } from "./journal_link.ts";
+import { ReplyBuffer } from "./reply_buffer.ts";
 import type { SessionContext } from "./context.ts";
 import type { RecoveringSession } from "./journal.ts";
 
 const log = getLogger("replication");
 const utf8 = new TextDecoder();
 /** Statements the determinism planner looks at; the rest replicate as text. */
+/** Results of a wrapped write up to this size wait for its ReadyForQuery (copied once). */
+const HOLD_LIMIT = 16 * 1024;
+
 const DML_NODES = new Set([
   "InsertStmt",
   "UpdateStmt",
@@ -206,6 +211,15 @@ export class Relay implements RecoveringSession {
     return this.#terminated;
   }
 
+  /**
+   * Whether any copy is configured. Without one (pass-through) nothing can diverge, so writes
+   * are neither planned for row-based replication nor refused as non-deterministic; copies are
+   * added only by a restart, so this never changes under a running session.
+   */
+  get #replicates(): boolean {
+    return this.#o.ctx.config.copies.length > 0;
+  }
+
   /** Links to the copies still in sync (others are closed and dropped here). */
   #writeSet(): CopyLink[] {
     const m = this.#o.membership;
@@ -273,6 +287,7 @@ export class Relay implements RecoveringSession {
       return undefined;
     }
     this.#detaching = true;
+    await this.#caughtUp();
     const rows = await this.#internalQuery("DISCARD ALL");
     if (rows === undefined) return undefined;
     const links = this.#writeSet();
@@ -317,6 +332,9 @@ export class Relay implements RecoveringSession {
   }
   /** True while this session's open transaction holds one gate entry. */
   #unitEntry = false;
+  /** Batches queued to run on the copies behind the client (see #runBehind). */
+  #behind = 0;
+  #behindTail: Promise<void> = Promise.resolve();
 
   /** Releases the write gate for batches that will never finish (the session is closing). */
   releaseGate(): void {
@@ -326,6 +344,9 @@ export class Relay implements RecoveringSession {
 
   /** Closes every copy connection (Terminate), and the catalog connection. */
   async closeLinks(): Promise<void> {
+    // Batches running behind finish first (bounded by copy_timeout): a client that leaves in a
+    // transaction is not a copy failure.
+    await this.#caughtUp();
     const aside = this.#aside;
     this.#aside = undefined;
     if (aside) void aside.then((c) => c.terminate(), () => {});
@@ -560,7 +581,7 @@ export class Relay implements RecoveringSession {
         statements = c.statements;
         label = sql;
         const unsafe = findUnsafe(c.statements);
-        const planned = unsafe || route !== "all"
+        const planned = unsafe || route !== "all" || !this.#replicates
           ? undefined
           : await this.#planStatements(c.statements, flush);
         const refusal = unsafe ?? this.#unsafePolicy(planned, sql);
@@ -597,7 +618,7 @@ export class Relay implements RecoveringSession {
         statement = m.statement;
         label = m.sql;
         const cursorRefusal = findUnsafe(c.statements);
-        const planned = route === "all" && !cursorRefusal
+        const planned = route === "all" && !cursorRefusal && this.#replicates
           ? await this.#planStatements(c.statements, flush)
           : undefined;
         const refusal = cursorRefusal ?? this.#unsafePolicy(planned, m.sql);
@@ -694,6 +715,7 @@ export class Relay implements RecoveringSession {
       else await gate.enter();
       if (this.#o.membership.version !== this.#membershipVersion) {
         await flush();
+        await this.#caughtUp();
         await this.#refreshLinks();
       }
     }
@@ -702,6 +724,7 @@ export class Relay implements RecoveringSession {
     if (commits || stmts.some(releasesLocks)) {
       await flush();
       await this.#waitIdle();
+      await this.#caughtUp();
     }
     // An explicit COMMIT commits on the copies first: once the original shows the transaction's
     // rows to other sessions, every copy must show them too (a session that saw them on the
@@ -778,6 +801,7 @@ export class Relay implements RecoveringSession {
 
   /** Runs COMMIT on every copy before the original gets it; a copy that fails is stale. */
   async #commitCopiesFirst(): Promise<void> {
+    await this.#caughtUp();
     const timeout = this.#o.ctx.config.replication.copyTimeoutMs;
     await Promise.all(
       this.#writeSet().map(async (link) => {
@@ -1091,17 +1115,23 @@ export class Relay implements RecoveringSession {
     const reader = original.reader;
     const writer = this.#o.clientWriter;
     const stats = this.#o.ctx.stats;
+    // Everything owed to the client from one read leaves in one write (see ReplyBuffer).
+    const out = new ReplyBuffer();
+    // Called once what precedes them has been written (a wrapped write's ReadyForQuery).
+    const afterWrite: (() => void)[] = [];
+    const flush = async () => {
+      const bytes = out.take();
+      if (bytes !== undefined) {
+        stats.bytesToClients += bytes.length;
+        await writer.write(bytes);
+      }
+      for (const f of afterWrite.splice(0)) f();
+    };
+    // A wrapped write's results wait for the ReadyForQuery of usogres's COMMIT, a later read.
+    let holding = false;
     let fatalSeen = false;
     let readyStatus: TxStatus | undefined;
     for (;;) {
-      let start: Uint8Array | undefined;
-      let length = 0;
-      const flush = async () => {
-        if (!start) return;
-        stats.bytesToClients += length;
-        await writer.write(start.subarray(0, length));
-        start = undefined;
-      };
       let frame: Frame | undefined;
       while ((frame = reader.tryNext())) {
         const head = this.#inflight[0];
@@ -1116,9 +1146,11 @@ export class Relay implements RecoveringSession {
           // usogres's own query: its replies stay here, except asynchronous messages.
           const reply = this.#internalReply(head, frame);
           if (reply) {
-            await flush();
-            await writer.write(frame.bytes);
-            if (typeof reply === "function") reply();
+            out.add(frame.bytes);
+            if (typeof reply === "function") {
+              holding = false;
+              afterWrite.push(reply);
+            }
           }
           continue;
         }
@@ -1136,15 +1168,17 @@ export class Relay implements RecoveringSession {
           await this.#startCopy(head.batch);
         }
         if (verdict && verdict.kind !== "forward") {
-          await flush();
-          if (verdict.kind === "replace") await writer.write(verdict.bytes);
+          if (verdict.kind === "replace") out.add(verdict.bytes);
           continue;
         }
+        // What came before a held ReadyForQuery stays in `out` while the copies run: it leaves
+        // with the ReadyForQuery (the client can do nothing with a statement's results before
+        // it anyway), and the frames stay valid because the reader is not filled meanwhile.
         if (ready && head && head.batch.splitCommit) {
           this.#inflight.shift();
-          await flush();
           const outcome = head.tracker.outcome();
           const batch = head.batch;
+          await this.#caughtUp();
           await this.#runOnCopies(batch, outcome);
           if (outcome.status === "inTransaction" && !outcome.error) {
             await this.#commitCopiesFirst();
@@ -1153,6 +1187,7 @@ export class Relay implements RecoveringSession {
               this.#prepared,
             );
             this.#journal?.endBatch("idle");
+            holding = true;
             void this.#internalQuery("COMMIT", batch.wrapped, true).then((rows) => {
               this.#leaveGate(batch, "idle");
               if (rows === undefined) {
@@ -1173,11 +1208,12 @@ export class Relay implements RecoveringSession {
           // A write usogres put inside a transaction: copies apply it, then the original commits
           // (or rolls back after an error), and the client gets that ReadyForQuery instead.
           this.#inflight.shift();
-          await flush();
           const outcome = head.tracker.outcome();
+          await this.#caughtUp();
           await this.#runOnCopies(head.batch, { ...outcome, status: "idle" });
           const finish = outcome.status === "inTransaction" ? "COMMIT" : "ROLLBACK";
           const batch = head.batch;
+          holding = true;
           void this.#internalQuery(finish, batch.wrapped).then(() =>
             this.#leaveGate(batch, "idle")
           );
@@ -1186,10 +1222,11 @@ export class Relay implements RecoveringSession {
         if (ready && head) {
           this.#inflight.shift();
           const outcome = head.tracker.outcome();
-          if (head.batch.route === "all" || this.#needsReconcile(outcome.status)) {
-            // Everything before the ReadyForQuery reaches the client now; the ReadyForQuery
-            // itself waits until the copies are done.
-            await flush();
+          if (this.#defers(head.batch, outcome)) {
+            this.#runBehind(head.batch, outcome);
+          } else if (head.batch.route === "all" || this.#needsReconcile(outcome.status)) {
+            // The ReadyForQuery waits until the copies are done.
+            await this.#caughtUp();
             await this.#runOnCopies(head.batch, outcome);
           }
           this.#leaveGate(head.batch, outcome.status);
@@ -1198,13 +1235,11 @@ export class Relay implements RecoveringSession {
           // shutdown sends 57P01 next, and it must not overtake the result.
           readyStatus = outcome.status;
         }
-        if (!start) {
-          start = new Uint8Array(frame.bytes.buffer, frame.bytes.byteOffset);
-          length = 0;
-        }
-        length += frame.bytes.length;
+        out.add(frame.bytes);
       }
-      await flush();
+      // Small results of a wrapped write wait for its ReadyForQuery; large ones go now.
+      if (holding && out.size <= HOLD_LIMIT) out.hold();
+      else await flush();
       if (readyStatus !== undefined) {
         this.#o.onReady(readyStatus);
         readyStatus = undefined;
@@ -1213,6 +1248,7 @@ export class Relay implements RecoveringSession {
       // Handing the connection to the pool: stop here, without a read pending on the socket.
       if (this.#detaching && this.#inflight.length === 0) return;
       if (!(await reader.fill())) {
+        await flush().catch(() => {});
         if (fatalSeen || this.#terminated) return;
         throw new BackendError(original.target.name, { kind: "closed" });
       }
@@ -1261,13 +1297,50 @@ export class Relay implements RecoveringSession {
     }
   }
 
+  /**
+   * Whether a finished batch may run on the copies behind the client: it wrote inside a
+   * transaction that stays open, so nothing it did is visible to another session until the
+   * COMMIT, which waits for it (see docs/replication.md, "Running behind in a transaction").
+   */
+  #defers(batch: Batch, outcome: BatchOutcome): boolean {
+    return outcome.status === "inTransaction" && outcome.error === undefined &&
+      batch.route === "all" && !batch.copyStarted && !batch.copiesCommitted && !batch.alone &&
+      batch.wrapped === undefined && this.#links.length > 0;
+  }
+
+  /** Queues a batch for the copies; the client gets its ReadyForQuery now. */
+  #runBehind(batch: Batch, outcome: BatchOutcome): void {
+    const names = new Set<string>();
+    for (const e of batch.entries) if (e.kind === "Bind" && e.statement) names.add(e.statement);
+    const prepared = this.#prepared.snapshot(names);
+    batch.behind = true;
+    this.#noteSession(batch, outcome);
+    this.#behind++;
+    this.#behindTail = this.#behindTail
+      .then(() => this.#runOnCopies(batch, outcome, prepared))
+      .catch((e: unknown) => {
+        for (const l of this.#writeSet()) this.#copyFailed(l, errorText(e), batch);
+      })
+      .finally(() => {
+        this.#behind--;
+      });
+  }
+
+  /** Resolves when every batch queued by {@link #runBehind} has run on the copies. */
+  #caughtUp(): Promise<void> {
+    return this.#behind === 0 ? Promise.resolve() : this.#behindTail;
+  }
+
   #needsReconcile(status: TxStatus): boolean {
+    // Batches still running behind leave every copy (and the journal) in a transaction.
+    if (this.#behind > 0) return status !== "inTransaction";
     return this.#links.some((l) => l.status !== status) ||
       (this.#journal !== undefined && this.#journal.status !== status);
   }
 
   /** Starts a COPY FROM STDIN on every copy: they get the batch so far, then the data stream. */
   async #startCopy(batch: Batch): Promise<void> {
+    await this.#caughtUp();
     batch.copyStarted = true;
     batch.copyEntries = batch.entries.length;
     const messages = copyMessages(batch.entries);
@@ -1289,7 +1362,11 @@ export class Relay implements RecoveringSession {
   }
 
   /** Runs a finished batch on the copies (or brings them to the original's status). */
-  async #runOnCopies(batch: Batch, original: BatchOutcome): Promise<void> {
+  async #runOnCopies(
+    batch: Batch,
+    original: BatchOutcome,
+    prepared: StatementLookup = this.#prepared,
+  ): Promise<void> {
     const links = this.#writeSet();
     const timeout = this.#o.ctx.config.replication.copyTimeoutMs;
     if (batch.route === "all") {
@@ -1300,35 +1377,21 @@ export class Relay implements RecoveringSession {
     }
     await Promise.all(links.map(async (link) => {
       try {
-        await this.#runOnCopy(link, batch, original, timeout);
+        await this.#runOnCopy(link, batch, original, timeout, prepared);
       } catch (e: unknown) {
         this.#copyFailed(link, errorText(e), batch);
       }
     }));
     if (this.#copyBatch === batch) this.#copyBatch = undefined;
-    this.#record(batch, original);
+    this.#record(batch, original, prepared);
     if (batch.route === "all" && batch.startedAt !== undefined) {
       this.#o.ctx.fanoutLatency.observe((performance.now() - batch.startedAt) / 1000);
     }
   }
 
   /** Records a finished batch for the journal of a recovering copy, as a copy would run it. */
-  #record(batch: Batch, original: BatchOutcome): void {
-    if (!original.error && batch.route === "all") {
-      const session = batch.entries.every((e) =>
-        e.kind !== "Query" || (e.statements ?? []).every((st) => st.class === "session")
-      );
-      if (session && batch.entries.some((e) => e.kind === "Query")) {
-        // SET and friends: replayed first on a connection that joins this session later.
-        for (const m of copyMessages(batch.entries)) {
-          this.#sessionState.push({ kind: "messages", kinds: [m.kind], bytes: m.bytes });
-        }
-        if (this.#sessionState.length > 200) this.#sessionState.splice(0, 100);
-      }
-      if (batch.entries.some((e) => e.statements?.some((st) => st.temporary))) {
-        this.#hasTemporary = true;
-      }
-    }
+  #record(batch: Batch, original: BatchOutcome, prepared: StatementLookup): void {
+    if (!batch.behind) this.#noteSession(batch, original);
     const jl = this.#journal;
     if (!jl) return;
     if (batch.copyStarted) {
@@ -1346,15 +1409,33 @@ export class Relay implements RecoveringSession {
             original.error.entryIndex,
             original.error.statementsDone,
           ),
-          this.#prepared,
+          prepared,
         );
       }
     } else if (batch.route === "all") {
-      jl.messages(copyMessages(batch.entries), this.#prepared);
+      jl.messages(copyMessages(batch.entries), prepared);
     }
     if (jl.status !== original.status || original.error) jl.reconcile(original.status);
     jl.endBatch(original.status);
     if (jl.journal.closed && jl.status === "idle") this.#journal = undefined;
+  }
+
+  /** Follows what a finished batch did to the session (SET, temporary objects). */
+  #noteSession(batch: Batch, original: BatchOutcome): void {
+    if (original.error || batch.route !== "all") return;
+    const session = batch.entries.every((e) =>
+      e.kind !== "Query" || (e.statements ?? []).every((st) => st.class === "session")
+    );
+    if (session && batch.entries.some((e) => e.kind === "Query")) {
+      // SET and friends: replayed first on a connection that joins this session later.
+      for (const m of copyMessages(batch.entries)) {
+        this.#sessionState.push({ kind: "messages", kinds: [m.kind], bytes: m.bytes });
+      }
+      if (this.#sessionState.length > 200) this.#sessionState.splice(0, 100);
+    }
+    if (batch.entries.some((e) => e.statements?.some((st) => st.temporary))) {
+      this.#hasTemporary = true;
+    }
   }
 
   // ---- recovery (RecoveringSession) ---------------------------------------------------------
@@ -1410,6 +1491,7 @@ export class Relay implements RecoveringSession {
     batch: Batch,
     original: BatchOutcome,
     timeout: number,
+    prepared: StatementLookup,
   ): Promise<void> {
     const membership = this.#o.membership;
     let messages: CopyMessage[] = [];
@@ -1451,11 +1533,11 @@ export class Relay implements RecoveringSession {
           original.error.statementsDone,
         );
         if (messages.length > 0) {
-          await link.run(link.withStatements(messages, this.#prepared), timeout);
+          await link.run(link.withStatements(messages, prepared), timeout);
         }
       }
     } else if (batch.route === "all") {
-      messages = link.withStatements(copyMessages(batch.entries), this.#prepared);
+      messages = link.withStatements(copyMessages(batch.entries), prepared);
       outcome = await link.run(messages, timeout);
       const diverged = compareOutcomes(original, outcome, messages);
       if (diverged) return this.#diverged(link, batch, diverged);

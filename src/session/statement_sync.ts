@@ -7,7 +7,7 @@
  */
 
 import { encodeClose } from "../protocol/mod.ts";
-import type { CopyMessage, PreparedStatements } from "../replication/mod.ts";
+import type { CopyMessage, StatementLookup } from "../replication/mod.ts";
 
 /** Prepared statements of one copy-side connection. */
 export class StatementSync {
@@ -20,7 +20,7 @@ export class StatementSync {
    * @param prepared the session's statements
    * @returns the messages to send, injected ones first (source -1)
    */
-  withStatements(messages: readonly CopyMessage[], prepared: PreparedStatements): CopyMessage[] {
+  withStatements(messages: readonly CopyMessage[], prepared: StatementLookup): CopyMessage[] {
     const out: CopyMessage[] = [];
     const parsedHere = new Set<string>();
     for (const m of messages) {
