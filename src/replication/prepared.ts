@@ -89,22 +89,6 @@ export class PreparedStatements {
   }
 
   /**
-   * The statements of these names as they are now, unaffected by later Parses and Closes (for
-   * a batch the copies run after the client has moved on).
-   *
-   * @param names statement names
-   * @returns a lookup of those statements
-   */
-  snapshot(names: Iterable<string>): StatementLookup {
-    const copy = new Map<string, PreparedStatement>();
-    for (const name of names) {
-      const s = this.#statements.get(name);
-      if (s !== undefined) copy.set(name, s);
-    }
-    return { statement: (name) => copy.get(name) };
-  }
-
-  /**
    * Records a Bind and returns the route of executing the portal.
    *
    * @param portal portal name

@@ -73,7 +73,6 @@ import {
   routeOf,
   type RowPlan,
   type StatementInfo,
-  type StatementLookup,
   type TableInfo,
   transformReply,
   unknownCallPolicy,
@@ -332,6 +331,8 @@ export class Relay implements RecoveringSession {
   }
   /** True while this session's open transaction holds one gate entry. */
   #unitEntry = false;
+  /** Batches taken off `#inflight` whose copies and status are still being settled. */
+  #settling = 0;
   /** Batches queued to run on the copies behind the client (see #runBehind). */
   #behind = 0;
   #behindTail: Promise<void> = Promise.resolve();
@@ -571,6 +572,7 @@ export class Relay implements RecoveringSession {
     let retained: Uint8Array | undefined;
     let executePortal = "";
     let splitCopyBytes: Uint8Array | undefined;
+    let boundParse: Uint8Array | undefined;
     switch (code) {
       case FrontendCode.Query: {
         kind = "Query";
@@ -650,6 +652,7 @@ export class Relay implements RecoveringSession {
         statement = m.statement;
         route = this.#prepared.bound(m.portal, m.statement);
         const s = this.#prepared.statement(m.statement);
+        boundParse = s?.parse;
         if (s?.refused) {
           replacement = encodeBind({ portal: m.portal, statement: m.statement });
         } else if (s?.rowPlan) {
@@ -781,6 +784,7 @@ export class Relay implements RecoveringSession {
     batch.entries.push({
       ...entry,
       ...(statement !== undefined ? { statement } : {}),
+      ...(boundParse !== undefined ? { parse: boundParse } : {}),
       ...(statements ? { statements } : {}),
       ...(rowPlans ? { rowPlans } : {}),
       ...(rowPlan ? { rowPlan } : {}),
@@ -834,6 +838,9 @@ export class Relay implements RecoveringSession {
   }
 
   #idleFor(except: InFlight | undefined): boolean {
+    // A batch being settled (its copies running, its status not yet taken) is still in flight:
+    // a wrap decision made meanwhile would read the status from before it.
+    if (this.#settling > 0) return false;
     const n = this.#inflight.length;
     return n === 0 || (n === 1 && this.#inflight[0] === except);
   }
@@ -1176,6 +1183,7 @@ export class Relay implements RecoveringSession {
         // it anyway), and the frames stay valid because the reader is not filled meanwhile.
         if (ready && head && head.batch.splitCommit) {
           this.#inflight.shift();
+          this.#settling++;
           const outcome = head.tracker.outcome();
           const batch = head.batch;
           await this.#caughtUp();
@@ -1196,6 +1204,7 @@ export class Relay implements RecoveringSession {
                 }
               }
             });
+            this.#settling--;
             continue;
           }
           // The string failed before its COMMIT: the client gets this ReadyForQuery, as from
@@ -1203,11 +1212,13 @@ export class Relay implements RecoveringSession {
           batch.wrapped?.resolve();
           this.#leaveGate(batch, outcome.status);
           this.#txStatus = outcome.status;
+          this.#settling--;
           readyStatus = outcome.status;
         } else if (ready && head && head.batch.wrapped) {
           // A write usogres put inside a transaction: copies apply it, then the original commits
           // (or rolls back after an error), and the client gets that ReadyForQuery instead.
           this.#inflight.shift();
+          this.#settling++;
           const outcome = head.tracker.outcome();
           await this.#caughtUp();
           await this.#runOnCopies(head.batch, { ...outcome, status: "idle" });
@@ -1217,10 +1228,12 @@ export class Relay implements RecoveringSession {
           void this.#internalQuery(finish, batch.wrapped).then(() =>
             this.#leaveGate(batch, "idle")
           );
+          this.#settling--;
           continue;
         }
         if (ready && head) {
           this.#inflight.shift();
+          this.#settling++;
           const outcome = head.tracker.outcome();
           if (this.#defers(head.batch, outcome)) {
             this.#runBehind(head.batch, outcome);
@@ -1231,6 +1244,7 @@ export class Relay implements RecoveringSession {
           }
           this.#leaveGate(head.batch, outcome.status);
           this.#txStatus = outcome.status;
+          this.#settling--;
           // The session learns of it only once the ReadyForQuery is written (below): a graceful
           // shutdown sends 57P01 next, and it must not overtake the result.
           readyStatus = outcome.status;
@@ -1310,14 +1324,11 @@ export class Relay implements RecoveringSession {
 
   /** Queues a batch for the copies; the client gets its ReadyForQuery now. */
   #runBehind(batch: Batch, outcome: BatchOutcome): void {
-    const names = new Set<string>();
-    for (const e of batch.entries) if (e.kind === "Bind" && e.statement) names.add(e.statement);
-    const prepared = this.#prepared.snapshot(names);
     batch.behind = true;
     this.#noteSession(batch, outcome);
     this.#behind++;
     this.#behindTail = this.#behindTail
-      .then(() => this.#runOnCopies(batch, outcome, prepared))
+      .then(() => this.#runOnCopies(batch, outcome))
       .catch((e: unknown) => {
         for (const l of this.#writeSet()) this.#copyFailed(l, errorText(e), batch);
       })
@@ -1362,11 +1373,7 @@ export class Relay implements RecoveringSession {
   }
 
   /** Runs a finished batch on the copies (or brings them to the original's status). */
-  async #runOnCopies(
-    batch: Batch,
-    original: BatchOutcome,
-    prepared: StatementLookup = this.#prepared,
-  ): Promise<void> {
+  async #runOnCopies(batch: Batch, original: BatchOutcome): Promise<void> {
     const links = this.#writeSet();
     const timeout = this.#o.ctx.config.replication.copyTimeoutMs;
     if (batch.route === "all") {
@@ -1377,20 +1384,20 @@ export class Relay implements RecoveringSession {
     }
     await Promise.all(links.map(async (link) => {
       try {
-        await this.#runOnCopy(link, batch, original, timeout, prepared);
+        await this.#runOnCopy(link, batch, original, timeout);
       } catch (e: unknown) {
         this.#copyFailed(link, errorText(e), batch);
       }
     }));
     if (this.#copyBatch === batch) this.#copyBatch = undefined;
-    this.#record(batch, original, prepared);
+    this.#record(batch, original);
     if (batch.route === "all" && batch.startedAt !== undefined) {
       this.#o.ctx.fanoutLatency.observe((performance.now() - batch.startedAt) / 1000);
     }
   }
 
   /** Records a finished batch for the journal of a recovering copy, as a copy would run it. */
-  #record(batch: Batch, original: BatchOutcome, prepared: StatementLookup): void {
+  #record(batch: Batch, original: BatchOutcome): void {
     if (!batch.behind) this.#noteSession(batch, original);
     const jl = this.#journal;
     if (!jl) return;
@@ -1409,11 +1416,11 @@ export class Relay implements RecoveringSession {
             original.error.entryIndex,
             original.error.statementsDone,
           ),
-          prepared,
+          this.#prepared,
         );
       }
     } else if (batch.route === "all") {
-      jl.messages(copyMessages(batch.entries), prepared);
+      jl.messages(copyMessages(batch.entries), this.#prepared);
     }
     if (jl.status !== original.status || original.error) jl.reconcile(original.status);
     jl.endBatch(original.status);
@@ -1491,7 +1498,6 @@ export class Relay implements RecoveringSession {
     batch: Batch,
     original: BatchOutcome,
     timeout: number,
-    prepared: StatementLookup,
   ): Promise<void> {
     const membership = this.#o.membership;
     let messages: CopyMessage[] = [];
@@ -1533,11 +1539,11 @@ export class Relay implements RecoveringSession {
           original.error.statementsDone,
         );
         if (messages.length > 0) {
-          await link.run(link.withStatements(messages, prepared), timeout);
+          await link.run(link.withStatements(messages, this.#prepared), timeout);
         }
       }
     } else if (batch.route === "all") {
-      messages = link.withStatements(copyMessages(batch.entries), prepared);
+      messages = link.withStatements(copyMessages(batch.entries), this.#prepared);
       outcome = await link.run(messages, timeout);
       const diverged = compareOutcomes(original, outcome, messages);
       if (diverged) return this.#diverged(link, batch, diverged);
