@@ -127,7 +127,6 @@ async function start(init: WorkerInit): Promise<void> {
   const pool = new BackendPool(config.backendAuth.poolSize, config.backendAuth.poolIdleTimeoutMs);
   const fanout = new Histogram();
   let sessionIds = 0;
-  let host: SessionHost | undefined;
   const adminConsole = new RemoteAdminConsole({
     config: () => config,
     stats,
@@ -159,11 +158,11 @@ async function start(init: WorkerInit): Promise<void> {
     fanoutLatency: fanout,
     adminConsole,
     admission: new Admission(config.listen.maxClients, init.admission),
-    shuttingDown: () => host?.stopping ?? true,
+    shuttingDown: () => running?.host.stopping ?? true,
     // Unique in the process: worker w issues w + 1, w + 1 + n, w + 1 + 2n, ...
     nextSessionId: () => init.worker + 1 + init.workers * sessionIds++,
   });
-  host = new SessionHost(listener, ctx, pool);
+  const host = new SessionHost(listener, ctx, pool);
   running = {
     get config() {
       return config;
