@@ -67,6 +67,8 @@ export interface ClientInfo {
   readonly bytesIn: number;
   /** Bytes sent to the client. */
   readonly bytesOut: number;
+  /** The worker serving it (`listen.workers` > 1); absent with one. */
+  readonly worker?: number | undefined;
 }
 
 /** A client that asked for the admin console, handed over once its StartupMessage is accepted. */
