@@ -1,7 +1,7 @@
 /**
  * @module
  * Logging for usogres: one LogTape configuration with a synchronous stderr sink (foreground runs)
- * and a buffered file sink in `logdir` (the seed's key). Lines read like PostgreSQL's own log:
+ * and a buffered file sink in `logdir` (the seed's key; `file_sink.ts`, which never `fsync`s). Lines read like PostgreSQL's own log:
  * timestamp, level, category, then a lower-case message with its properties.
  *
  * Call {@link setupLogging} once at start and {@link shutdownLogging} before exit: the file sink
@@ -18,7 +18,7 @@ import {
   type LogRecord,
   type Sink,
 } from "@logtape/logtape";
-import { getFileSink } from "@logtape/file";
+import { openFileSink } from "./file_sink.ts";
 
 export type { Logger };
 
@@ -94,7 +94,7 @@ export async function setupLogging(opts: LoggingOptions): Promise<string | undef
   if (opts.dir !== "") {
     await Deno.mkdir(opts.dir, { recursive: true });
     file = `${opts.dir}/usogres.log`;
-    sinks.file = getFileSink(file, { formatter, bufferSize: 8192, flushInterval: 1000 });
+    sinks.file = openFileSink(file, { formatter, bufferSize: 8192, flushIntervalMs: 1000 });
     names.push("file");
   }
   await configure({
