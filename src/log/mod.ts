@@ -12,13 +12,13 @@ import {
   configure,
   dispose,
   getLogger as ltGetLogger,
-  getTextFormatter,
   type Logger,
   type LogLevel,
   type LogRecord,
   type Sink,
 } from "@logtape/logtape";
 import { openFileSink } from "./file_sink.ts";
+import { lineFormatter } from "./_format.ts";
 
 export type { Logger };
 
@@ -58,11 +58,7 @@ export function redactSecrets(text: string): string {
     .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)([^@\s]*)(@)/gi, "$1********$3");
 }
 
-const formatter = getTextFormatter({
-  timestamp: "date-time-tz",
-  level: "FULL",
-  value: (v: unknown) => redactSecrets(typeof v === "string" ? v : Deno.inspect(v)),
-});
+const formatter = lineFormatter(redactSecrets);
 const encoder = new TextEncoder();
 
 /** Writes each record to stderr synchronously, so nothing is lost when the process exits. */
