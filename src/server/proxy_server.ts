@@ -15,6 +15,7 @@ import { CancelKeys } from "../session/cancel_keys.ts";
 import { ClientConnection } from "../session/client_connection.ts";
 import { RecoveryState } from "../session/journal.ts";
 import { BackendPool } from "../session/backend_pool.ts";
+import { DeadlineSweep } from "../session/deadlines.ts";
 import { recoverCopy, type RecoveryProgress } from "../recovery/mod.ts";
 import { newProxyStats, type ProxyStats, type SessionContext } from "../session/context.ts";
 import { type ClientSecurity, createClientSecurity } from "../session/security.ts";
@@ -54,6 +55,8 @@ export class ProxyServer implements AsyncDisposable {
   readonly writeGate: WriteGate = new WriteGate();
   /** Idle server connection sets kept for the next client. */
   readonly #pool: BackendPool;
+  /** Startup timeouts of the clients in startup. */
+  readonly #startupDeadlines = new DeadlineSweep<() => void>((expired) => expired());
   /** The journal of an online recovery, and the sessions recording into it. */
   readonly recovery: RecoveryState = new RecoveryState();
   #sessionIds = 0;
@@ -74,7 +77,11 @@ export class ProxyServer implements AsyncDisposable {
     options: ProxyServerOptions,
   ) {
     this.config = config;
-    this.#pool = new BackendPool(config.backendAuth.poolSize, config.backendAuth.poolIdleTimeoutMs);
+    this.#pool = new BackendPool(
+      config.backendAuth.poolSize,
+      config.backendAuth.poolIdleTimeoutMs,
+      config.backendAuth.connectTimeoutMs,
+    );
     this.#security = security;
     this.#listener = listener;
     this.membership = membership;
@@ -205,6 +212,7 @@ export class ProxyServer implements AsyncDisposable {
       writeGate: this.writeGate,
       recovery: this.recovery,
       pool: this.#pool,
+      startupDeadlines: this.#startupDeadlines,
       nextSessionId: () => ++this.#sessionIds,
       security: this.#security,
       fanoutLatency: this.operations.fanoutLatency,
@@ -280,6 +288,7 @@ export class ProxyServer implements AsyncDisposable {
       await Promise.all([...this.#tasks]);
     }
     this.#pool.close();
+    this.#startupDeadlines.close();
     await this.operations.stop();
     log.info("shutdown complete");
   }
