@@ -459,12 +459,22 @@ export class ClientConnection {
     const original = this.#backend;
     if (this.#ctx.config.backendAuth.poolSize <= 0 || key === undefined || !original) return false;
     const detached = relay.detach();
-    if (!relay.detaching) return false; // a transaction, COPY or journal is open
+    if (!relay.detaching) {
+      log.debug(
+        "connections of client {remote} not cached: a transaction, COPY or journal is open",
+        {
+          remote: this.#remote,
+        },
+      );
+      return false;
+    }
+    const remote = this.#remote;
     const membershipVersion = this.#poolVersion;
     // A loop that fails before the reset ends (the original closed) settles the race at once.
     const stopped = toClient.then((ok) => (ok ? new Promise<never>(() => {}) : undefined));
     const reset = Promise.race([detached, stopped]).catch(() => undefined).then(async (links) => {
       if (links && (await toClient)) return { original, links, membershipVersion };
+      log.info("connections of client {remote} closed: their reset failed", { remote });
       original.close();
       await relay.closeLinks();
       return undefined;

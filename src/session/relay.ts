@@ -1232,7 +1232,9 @@ export class Relay implements RecoveringSession {
       case BackendCode.NoticeResponse:
       case BackendCode.NotificationResponse:
       case BackendCode.ParameterStatus:
-        return true;
+        // The reset for the connection cache runs after the client left: its ParameterStatus
+        // messages (DISCARD ALL after a SET ROLE reports is_superuser again) go nowhere.
+        return !this.#detaching;
       case BackendCode.DataRow:
         internal.rows.push(decodeDataRow(frame).map((v) => (v === null ? null : utf8.decode(v))));
         return false;
