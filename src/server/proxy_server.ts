@@ -18,6 +18,7 @@ import { getLogger } from "../log/mod.ts";
 import { CancelKeys } from "../session/cancel_keys.ts";
 import { RecoveryState } from "../session/journal.ts";
 import { BackendPool } from "../session/backend_pool.ts";
+import { DeadlineSweep } from "../session/deadlines.ts";
 import { recoverCopy, type RecoveryProgress } from "../recovery/mod.ts";
 import { newProxyStats, type ProxyStats } from "../session/context.ts";
 import { createClientSecurity } from "../session/security.ts";
@@ -175,7 +176,11 @@ export class ProxyServer implements AsyncDisposable {
     });
     const security = await createClientSecurity(config, backendPasswordSource(config));
     const listener = Deno.listen({ hostname: config.listen.host, port: config.listen.port });
-    const pool = new BackendPool(config.backendAuth.poolSize, config.backendAuth.poolIdleTimeoutMs);
+    const pool = new BackendPool(
+      config.backendAuth.poolSize,
+      config.backendAuth.poolIdleTimeoutMs,
+      config.backendAuth.connectTimeoutMs,
+    );
     let sessionIds = 0;
     const ctx = sessionContext({
       config: () => this.config,
@@ -187,6 +192,7 @@ export class ProxyServer implements AsyncDisposable {
       writeGate: this.writeGate,
       recovery: this.recovery,
       pool,
+      startupDeadlines: new DeadlineSweep<() => void>((expired) => expired()),
       security,
       fanoutLatency: this.#fanout,
       adminConsole: this.operations.adminConsole,

@@ -20,6 +20,7 @@ import type {
   SessionContext,
 } from "../session/context.ts";
 import type { BackendPool } from "../session/backend_pool.ts";
+import type { DeadlineSweep } from "../session/deadlines.ts";
 import type { CancelKeys } from "../session/cancel_keys.ts";
 import type { RecoveryState } from "../session/journal.ts";
 import type { ClientSecurity } from "../session/security.ts";
@@ -142,6 +143,7 @@ export class SessionHost {
       await Promise.all([...this.#tasks]);
     }
     this.#pool.close();
+    this.#ctx.startupDeadlines.close();
   }
 
   /** Closes every client connection at once (a second SIGINT/SIGTERM). */
@@ -170,6 +172,8 @@ export interface SessionParts {
   readonly recovery: RecoveryState;
   /** The connection cache. */
   readonly pool: BackendPool;
+  /** Startup timeouts of the clients in startup (closed with the host). */
+  readonly startupDeadlines: DeadlineSweep<() => void>;
   /** TLS context, per-address slots and verifiers. */
   readonly security: ClientSecurity;
   /** Write fan-out latency. */
@@ -204,6 +208,7 @@ export function sessionContext(p: SessionParts): SessionContext {
     writeGate: p.writeGate,
     recovery: p.recovery,
     pool: p.pool,
+    startupDeadlines: p.startupDeadlines,
     nextSessionId: () => p.nextSessionId(),
     security: p.security,
     fanoutLatency: p.fanoutLatency,

@@ -7,6 +7,7 @@
  * the state file); PAUSE, counters and the admin console go through it too.
  */
 
+import { DeadlineSweep } from "../session/deadlines.ts";
 import type { Config } from "../config/mod.ts";
 import { Histogram, MembershipReplica } from "../cluster/mod.ts";
 import { RemoteAdminConsole } from "../admin/mod.ts";
@@ -124,7 +125,11 @@ async function start(init: WorkerInit): Promise<void> {
     post({ kind: "cancel", processId, secretKey })
   );
   const catalog = new WorkerCatalogCache(() => post({ kind: "catalogClear" }));
-  const pool = new BackendPool(config.backendAuth.poolSize, config.backendAuth.poolIdleTimeoutMs);
+  const pool = new BackendPool(
+    config.backendAuth.poolSize,
+    config.backendAuth.poolIdleTimeoutMs,
+    config.backendAuth.connectTimeoutMs,
+  );
   const fanout = new Histogram();
   let sessionIds = 0;
   const adminConsole = new RemoteAdminConsole({
@@ -154,6 +159,7 @@ async function start(init: WorkerInit): Promise<void> {
     writeGate: gate,
     recovery: new RecoveryState(),
     pool,
+    startupDeadlines: new DeadlineSweep<() => void>((expired) => expired()),
     security,
     fanoutLatency: fanout,
     adminConsole,
