@@ -32,6 +32,7 @@ export class CopyLink {
   /** Named statements this copy has. */
   readonly #statements = new StatementSync();
   #pending: Promise<BatchOutcome> | undefined;
+  #pipelined: Promise<BatchOutcome> | undefined;
 
   /**
    * Wraps an authenticated connection.
@@ -78,6 +79,32 @@ export class CopyLink {
     // Attach a handler now; the caller awaits finish() later.
     this.#pending.catch(() => {});
     await this.conn.write(concatBytes(messages.map((m) => m.bytes)));
+  }
+
+  /**
+   * Sends a batch at once, behind any batches still pipelined on this link, and resolves with
+   * its outcome once its replies (which follow theirs) have arrived. Not mixed with
+   * {@link start}/{@link run}: the caller lets pipelined batches finish first.
+   *
+   * @param messages what to send
+   * @param timeoutMs how long the copy may take once the batches before it are done (0 = no
+   *   limit)
+   * @returns the copy's outcome
+   * @throws Error when the copy failed, closed, or timed out (or a batch before it did)
+   */
+  pipeline(messages: readonly CopyMessage[], timeoutMs: number): Promise<BatchOutcome> {
+    const tracker = new ReplyTracker({ kinds: messages.map((m) => m.kind), closed: true }, true);
+    const before = this.#pipelined;
+    const outcome = (async () => {
+      // Replies come in order: read this batch's only after the batch before it has its own.
+      if (before !== undefined) await before.catch(() => {});
+      const o = await this.#collect(tracker, timeoutMs);
+      this.status = o.status;
+      return o;
+    })();
+    outcome.catch(() => {});
+    this.#pipelined = outcome;
+    return this.conn.write(concatBytes(messages.map((m) => m.bytes))).then(() => outcome);
   }
 
   /**

@@ -1324,19 +1324,51 @@ export class Relay implements RecoveringSession {
       batch.wrapped === undefined && this.#links.length > 0;
   }
 
-  /** Queues a batch for the copies; the client gets its ReadyForQuery now. */
+  /**
+   * Sends a batch to the copies without waiting for them; the client gets its ReadyForQuery
+   * now. Each copy link pipelines such batches, so a copy runs them back to back.
+   */
   #runBehind(batch: Batch, outcome: BatchOutcome): void {
     batch.behind = true;
     this.#noteSession(batch, outcome);
+    const membership = this.#o.membership;
+    for (const c of this.#o.ctx.config.copies) {
+      if (!membership.isInSync(c.name)) membership.get(c.name).writesSkipped++;
+    }
+    const timeout = this.#o.ctx.config.replication.copyTimeoutMs;
+    const messages = copyMessages(batch.entries);
+    const runs = this.#writeSet().map((link) =>
+      this.#runOnCopyBehind(link, batch, outcome, messages, timeout)
+    );
+    // The journal gets it now, in order: batches that do not run behind wait for these first.
+    this.#record(batch, outcome);
     this.#behind++;
-    this.#behindTail = this.#behindTail
-      .then(() => this.#runOnCopies(batch, outcome))
-      .catch((e: unknown) => {
-        for (const l of this.#writeSet()) this.#copyFailed(l, errorText(e), batch);
-      })
-      .finally(() => {
-        this.#behind--;
-      });
+    this.#behindTail = Promise.all([this.#behindTail, ...runs]).then(() => {
+      this.#behind--;
+    });
+  }
+
+  async #runOnCopyBehind(
+    link: CopyLink,
+    batch: Batch,
+    original: BatchOutcome,
+    messages: readonly CopyMessage[],
+    timeout: number,
+  ): Promise<void> {
+    try {
+      const sent = link.withStatements(messages, this.#prepared);
+      const o = await link.pipeline(sent, timeout);
+      if (!this.#links.includes(link)) return; // dropped meanwhile (a batch before failed)
+      const diverged = compareOutcomes(original, o, sent) ??
+        (o.status === original.status
+          ? undefined
+          : `transaction status differs: original ${original.status}, copy ${o.status}`);
+      if (diverged) return this.#diverged(link, batch, diverged);
+      if (batch.entries.some((e) => e.statements?.some(clearsPrepared))) link.forgetStatements();
+      this.#o.membership.get(link.name).writesApplied++;
+    } catch (e: unknown) {
+      if (this.#links.includes(link)) this.#copyFailed(link, errorText(e), batch);
+    }
   }
 
   /** Resolves when every batch queued by {@link #runBehind} has run on the copies. */
