@@ -89,6 +89,12 @@ import type { RecoveringSession } from "./journal.ts";
 const log = getLogger("replication");
 const utf8 = new TextDecoder();
 /** Statements the determinism planner looks at; the rest replicate as text. */
+/**
+ * Batches a session may have running behind on its copies; the next one waits for them, so a
+ * copy slower than the original bounds the backlog (and its memory) instead of growing it.
+ */
+const MAX_BEHIND = 32;
+
 /** Results of a wrapped write up to this size wait for its ReadyForQuery (copied once). */
 const HOLD_LIMIT = 16 * 1024;
 
@@ -1321,7 +1327,7 @@ export class Relay implements RecoveringSession {
   #defers(batch: Batch, outcome: BatchOutcome): boolean {
     return outcome.status === "inTransaction" && outcome.error === undefined &&
       batch.route === "all" && !batch.copyStarted && !batch.copiesCommitted && !batch.alone &&
-      batch.wrapped === undefined && this.#links.length > 0;
+      batch.wrapped === undefined && this.#links.length > 0 && this.#behind < MAX_BEHIND;
   }
 
   /**
