@@ -50,9 +50,12 @@ export { VERSION } from "./src/version.ts";
 export { PgError, ProtocolError, type Severity, type TxStatus } from "./src/protocol/mod.ts";
 export type { EntryKind } from "./src/replication/mod.ts";
 export {
+  type GateControl,
   type Member,
+  type MemberCounters,
   type MemberRole,
   Membership,
+  type MembershipSnapshot,
   type MemberState,
   WriteGate,
 } from "./src/cluster/mod.ts";

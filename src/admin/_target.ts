@@ -32,3 +32,30 @@ export function copyNamed(ctx: AdminContext, name: string, verb: string): Member
   }
   return m;
 }
+
+/** Why each command cannot run with several workers. */
+const WORKERS_DETAIL: Readonly<Record<"RECOVER" | "PROMOTE", string>> = {
+  RECOVER: "An online recovery journals every session's writes in commit order, and with " +
+    "listen.workers > 1 the sessions run in several workers.",
+  PROMOTE: "A promotion must stop every session's writes to the old original at one instant, " +
+    "and with listen.workers > 1 the sessions run in several workers.",
+};
+
+/**
+ * Refuses a command that needs every session in one thread (`listen.workers` = 1).
+ *
+ * @param ctx the running proxy
+ * @param command RECOVER or PROMOTE
+ * @throws {PgError} 0A000 feature_not_supported when `listen.workers` > 1
+ */
+export function refuseWithWorkers(ctx: AdminContext, command: "RECOVER" | "PROMOTE"): void {
+  const workers = ctx.loaded().config.listen.workers;
+  if (workers <= 1) return;
+  throw new PgError("ERROR", "0A000", `${command} needs listen.workers = 1`, {
+    detail: `${WORKERS_DETAIL[command]} This usogres runs ${workers} workers.`,
+    hint: command === "RECOVER"
+      ? "Restart usogres with listen.workers = 1 to recover online, or recover the copy by hand " +
+        "(docs/recovery.md, the manual way)."
+      : "Restart usogres with listen.workers = 1, then PROMOTE.",
+  });
+}

@@ -25,7 +25,8 @@ import {
   READY_FOR_QUERY_IDLE,
 } from "../protocol/mod.ts";
 import { getLogger } from "../log/mod.ts";
-import type { AdminClient, AdminConsoleHook } from "../session/context.ts";
+import type { AdminClient, AdminConsoleHook, ProxyStats } from "../session/context.ts";
+import type { AdminConfig } from "../config/mod.ts";
 import { VERSION } from "../version.ts";
 import type { AdminContext } from "./context.ts";
 import { type AdminCommand, parseCommands } from "./command.ts";
@@ -101,27 +102,13 @@ export class AdminConsole implements AdminConsoleHook {
    * @returns undefined when allowed, else FATAL 28000 invalid_authorization_specification
    */
   authorize(user: string, remote: Deno.Addr): PgError | undefined {
-    const admin = this.#ctx.loaded().config.admin;
-    let refusal: PgError | undefined;
-    if (!admin.allowRemote && !isLoopback(remote)) {
-      const host = remote.transport === "tcp" || remote.transport === "udp"
-        ? remote.hostname
-        : remote.transport;
-      refusal = new PgError(
-        "FATAL",
-        "28000",
-        `admin console connections from host "${host}" are not allowed`,
-        { hint: "Connect from the machine usogres runs on, or set admin.allow_remote." },
-      );
-    } else if (!admin.users.includes(user)) {
-      refusal = new PgError(
-        "FATAL",
-        "28000",
-        `role "${user}" is not allowed to use the admin console`,
-      );
-    }
-    if (refusal) this.#ctx.stats.connectionsRefused++;
-    return refusal;
+    return authorizeAdmin(this.#ctx.loaded().config.admin, this.#ctx.stats, user, remote);
+  }
+
+  /** The original's server version from its health check, if one passed. */
+  get serverVersion(): string | undefined {
+    const config = this.#ctx.loaded().config;
+    return this.#ctx.health.get(config.original.name)?.serverVersion;
   }
 
   /**
@@ -131,33 +118,12 @@ export class AdminConsole implements AdminConsoleHook {
    * @returns when the client has left
    * @throws {ProtocolError} on a message the console cannot take; socket errors
    */
-  async serve(client: AdminClient): Promise<void> {
-    const session: AdminSession = { user: client.user, remote: client.remote };
-    log.info("admin console connection from {remote}: user={user}", { ...session });
-    await client.writer.write(concatBytes(this.#greeting()));
-    let skipping = false;
-    for (;;) {
-      const frame = await nextFrame(client.reader);
-      if (frame === undefined || frame.code === FrontendCode.Terminate) return;
-      const code = frame.code;
-      if (code === FrontendCode.Query) {
-        const reply = await this.execute(decodeQuery(frame).sql, session);
-        await client.writer.write(concatBytes([...reply.messages, READY_FOR_QUERY_IDLE]));
-        reply.after?.();
-      } else if (code === FrontendCode.Sync) {
-        skipping = false;
-        await client.writer.write(READY_FOR_QUERY_IDLE);
-      } else if (EXTENDED.has(code)) {
-        if (!skipping) await client.writer.write(extendedRefusal().encode());
-        skipping = true;
-      } else if (code === FrontendCode.FunctionCall) {
-        await client.writer.write(concatBytes([extendedRefusal().encode(), READY_FOR_QUERY_IDLE]));
-      } else if (!IGNORED.has(code)) {
-        throw new ProtocolError(
-          `invalid frontend message type ${code} ("${String.fromCharCode(code)}")`,
-        );
-      }
-    }
+  serve(client: AdminClient): Promise<void> {
+    return serveConsole(
+      client,
+      consoleGreeting(this.serverVersion),
+      (sql, session) => this.execute(sql, session),
+    );
   }
 
   /**
@@ -170,6 +136,7 @@ export class AdminConsole implements AdminConsoleHook {
   async execute(sql: string, session: AdminSession): Promise<AdminReply> {
     const parsed = parseCommands(sql);
     if (!parsed.ok) return { messages: [parsed.error.encode()] };
+    await this.#ctx.refresh?.();
     if (parsed.commands.length === 0) return { messages: [EMPTY_QUERY_RESPONSE] };
     const messages: Uint8Array[] = [];
     const after: (() => void)[] = [];
@@ -234,28 +201,114 @@ export class AdminConsole implements AdminConsoleHook {
         return showRecovery(ctx);
     }
   }
+}
 
-  #greeting(): Uint8Array[] {
-    const config = this.#ctx.loaded().config;
-    const original = this.#ctx.health.get(config.original.name)?.serverVersion;
-    const parameters: [string, string][] = [
-      ["server_version", `${original ?? FALLBACK_SERVER_VERSION} (usogres ${VERSION})`],
-      ["server_encoding", "UTF8"],
-      ["client_encoding", "UTF8"],
-      ["DateStyle", "ISO, MDY"],
-      ["integer_datetimes", "on"],
-      ["standard_conforming_strings", "on"],
-      ["application_name", "usogres admin console"],
-    ];
-    const key = crypto.getRandomValues(new Uint32Array(2));
-    return [
-      encodeAuthenticationOk(),
-      ...parameters.map(([k, v]) => encodeParameterStatus(k, v)),
-      // Not registered: a CancelRequest with it finds nothing to cancel, as intended.
-      encodeBackendKeyData(key[0]! & 0x7fffffff, key[1]!),
-      READY_FOR_QUERY_IDLE,
-    ];
+/**
+ * Checks the loopback rule and the admin user list, counting a refusal.
+ *
+ * @param admin the `[admin]` settings in force
+ * @param stats the counters (`connectionsRefused`)
+ * @param user user name from the StartupMessage
+ * @param remote the client's socket address
+ * @returns undefined when allowed, else FATAL 28000 invalid_authorization_specification
+ */
+export function authorizeAdmin(
+  admin: AdminConfig,
+  stats: ProxyStats,
+  user: string,
+  remote: Deno.Addr,
+): PgError | undefined {
+  let refusal: PgError | undefined;
+  if (!admin.allowRemote && !isLoopback(remote)) {
+    const host = remote.transport === "tcp" || remote.transport === "udp"
+      ? remote.hostname
+      : remote.transport;
+    refusal = new PgError(
+      "FATAL",
+      "28000",
+      `admin console connections from host "${host}" are not allowed`,
+      { hint: "Connect from the machine usogres runs on, or set admin.allow_remote." },
+    );
+  } else if (!admin.users.includes(user)) {
+    refusal = new PgError(
+      "FATAL",
+      "28000",
+      `role "${user}" is not allowed to use the admin console`,
+    );
   }
+  if (refusal) stats.connectionsRefused++;
+  return refusal;
+}
+
+/**
+ * Runs a console session on a client's socket: the greeting, then each simple Query through
+ * `execute`, until the client sends Terminate or leaves. A worker (`listen.workers` > 1) runs it
+ * with an `execute` that asks the main thread.
+ *
+ * @param client the client's reader, writer, address and user
+ * @param greeting the messages that greet the client ({@link consoleGreeting})
+ * @param execute runs the commands of one Query
+ * @returns when the client has left
+ * @throws {ProtocolError} on a message the console cannot take; socket errors
+ */
+export async function serveConsole(
+  client: AdminClient,
+  greeting: readonly Uint8Array[],
+  execute: (sql: string, session: AdminSession) => Promise<AdminReply>,
+): Promise<void> {
+  const session: AdminSession = { user: client.user, remote: client.remote };
+  log.info("admin console connection from {remote}: user={user}", { ...session });
+  await client.writer.write(concatBytes(greeting));
+  let skipping = false;
+  for (;;) {
+    const frame = await nextFrame(client.reader);
+    if (frame === undefined || frame.code === FrontendCode.Terminate) return;
+    const code = frame.code;
+    if (code === FrontendCode.Query) {
+      const reply = await execute(decodeQuery(frame).sql, session);
+      await client.writer.write(concatBytes([...reply.messages, READY_FOR_QUERY_IDLE]));
+      reply.after?.();
+    } else if (code === FrontendCode.Sync) {
+      skipping = false;
+      await client.writer.write(READY_FOR_QUERY_IDLE);
+    } else if (EXTENDED.has(code)) {
+      if (!skipping) await client.writer.write(extendedRefusal().encode());
+      skipping = true;
+    } else if (code === FrontendCode.FunctionCall) {
+      await client.writer.write(concatBytes([extendedRefusal().encode(), READY_FOR_QUERY_IDLE]));
+    } else if (!IGNORED.has(code)) {
+      throw new ProtocolError(
+        `invalid frontend message type ${code} ("${String.fromCharCode(code)}")`,
+      );
+    }
+  }
+}
+
+/**
+ * The messages that greet a console client: AuthenticationOk, ParameterStatus (the original's
+ * server version when known), a BackendKeyData no CancelRequest can use, ReadyForQuery.
+ *
+ * @param serverVersion the original's version, if known
+ * @returns the messages
+ */
+export function consoleGreeting(serverVersion: string | undefined): Uint8Array[] {
+  const parameters: [string, string][] = [
+    ["server_version", `${serverVersion ?? FALLBACK_SERVER_VERSION} (usogres ${VERSION})`],
+    ["server_encoding", "UTF8"],
+    ["client_encoding", "UTF8"],
+    ["DateStyle", "ISO, MDY"],
+    ["integer_datetimes", "on"],
+    ["standard_conforming_strings", "on"],
+    ["application_name", "usogres admin console"],
+  ];
+  const key = crypto.getRandomValues(new Uint32Array(2));
+  return [
+    encodeAuthenticationOk(),
+    ...parameters.map(([k, v]) => encodeParameterStatus(k, v)),
+    // Not registered: a CancelRequest with it finds nothing to cancel, as intended.
+    encodeBackendKeyData(key[0]! & 0x7fffffff, key[1]!),
+    READY_FOR_QUERY_IDLE,
+  ];
 }
 
 function extendedRefusal(): PgError {

@@ -8,7 +8,7 @@
 
 import type { RecoveryProgress } from "../recovery/mod.ts";
 import type { LoadedConfig } from "../config/mod.ts";
-import type { HealthChecker, Histogram, Membership, WriteGate } from "../cluster/mod.ts";
+import type { GateControl, HealthChecker, Histogram, Membership } from "../cluster/mod.ts";
 import type { ClientInfo, ProxyStats } from "../session/context.ts";
 
 /** What a RELOAD changed. */
@@ -32,7 +32,14 @@ export interface AdminContext {
   /** Process-wide counters. */
   readonly stats: ProxyStats;
   /** The gate write batches pass; PAUSE closes it, and so does an online recovery briefly. */
-  readonly writeGate: WriteGate;
+  readonly writeGate: GateControl;
+  /**
+   * Brings the numbers the other fields show up to date before a command or a `/metrics`
+   * request: with `listen.workers` > 1, it collects every worker's counters, clients and gate.
+   *
+   * @returns when the fields are fresh
+   */
+  refresh?(): Promise<void>;
   /** Whether the console's PAUSE holds the gate (pauses nest: RESUME releases only this one). */
   readonly adminPause: { active: boolean };
   /** Write fan-out latency. */

@@ -80,7 +80,10 @@ export class MetricsServer implements AsyncDisposable {
         });
         return text(500, "internal error\n");
       },
-    }, (request) => handleHttp(ctx, request));
+    }, async (request) => {
+      await ctx.refresh?.();
+      return handleHttp(ctx, request);
+    });
     log.info("metrics on http://{address}/metrics", { address });
     return new MetricsServer(server);
   }

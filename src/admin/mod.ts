@@ -16,7 +16,16 @@
  */
 
 export type { AdminContext, ReloadReport } from "./context.ts";
-export { AdminConsole, type AdminSession, isLoopback } from "./console.ts";
+export {
+  AdminConsole,
+  type AdminSession,
+  authorizeAdmin,
+  consoleGreeting,
+  isLoopback,
+  serveConsole,
+} from "./console.ts";
+export { RemoteAdminConsole, type RemoteConsoleLink } from "./remote_console.ts";
+export type { AdminReply } from "./_reply.ts";
 export { type AdminCommand, COMMAND_SUMMARY, parseCommands, type ParseResult } from "./command.ts";
 export { LIVE_SETTINGS, planReload, type ReloadPlan } from "./reload.ts";
 export {

@@ -9,6 +9,7 @@ import { PgError } from "../protocol/mod.ts";
 import type { AdminContext } from "./context.ts";
 import type { AdminSession } from "./console.ts";
 import { type AdminReply, done } from "./_reply.ts";
+import { refuseWithWorkers } from "./_target.ts";
 
 /**
  * Answers PROMOTE.
@@ -17,9 +18,10 @@ import { type AdminReply, done } from "./_reply.ts";
  * @param session who asked, for the log
  * @param name the copy
  * @returns the reply
- * @throws {PgError} 42704 unknown server; 55000 when it is the original or not in sync
+ * @throws {PgError} 0A000 with `listen.workers` > 1; 42704 unknown server; 55000 when it is the original or not in sync
  */
 export function promote(ctx: AdminContext, session: AdminSession, name: string): AdminReply {
+  refuseWithWorkers(ctx, "PROMOTE");
   const m = ctx.membership.members.find((b) => b.name === name);
   if (!m) throw new PgError("ERROR", "42704", `server "${name}" does not exist`);
   if (m.role === "original") {

@@ -8,7 +8,7 @@
 import { PgError } from "../protocol/mod.ts";
 import type { AdminContext } from "./context.ts";
 import { type AdminReply, done, notice } from "./_reply.ts";
-import { copyNamed } from "./_target.ts";
+import { copyNamed, refuseWithWorkers } from "./_target.ts";
 import { getLogger } from "../log/mod.ts";
 
 const log = getLogger("admin");
@@ -19,10 +19,11 @@ const log = getLogger("admin");
  * @param ctx the running proxy
  * @param name the copy
  * @returns the reply (a notice says how to follow progress)
- * @throws {PgError} 42704 unknown server; 42809 the original; 55000 when the copy is in sync or
+ * @throws {PgError} 0A000 with `listen.workers` > 1; 42704 unknown server; 42809 the original; 55000 when the copy is in sync or
  *   a recovery runs
  */
 export function recover(ctx: AdminContext, name: string): AdminReply {
+  refuseWithWorkers(ctx, "RECOVER");
   const m = copyNamed(ctx, name, "recover");
   if (m.state.kind === "inSync") {
     throw new PgError("ERROR", "55000", `copy "${name}" is in sync`, {

@@ -1,7 +1,8 @@
 /**
  * @module
  * `SHOW CLIENTS`: one row per client connection, admin console sessions included, with the
- * state named as `pg_stat_activity` names it.
+ * state named as `pg_stat_activity` names it, and the worker serving it (`listen.workers`; 0
+ * with one).
  */
 
 import type { ClientInfo } from "../session/context.ts";
@@ -17,6 +18,7 @@ export const CLIENT_COLUMNS: readonly string[] = [
   "connected_since",
   "bytes_in",
   "bytes_out",
+  "worker",
 ];
 
 /**
@@ -59,6 +61,7 @@ export function showClients(ctx: AdminContext): AdminReply {
       c.connectedAt,
       c.bytesIn,
       c.bytesOut,
+      c.worker ?? 0,
     ]),
   );
 }

@@ -31,6 +31,7 @@ export function statRows(ctx: AdminContext, now: Date = new Date()): [string, Ce
     ["write_batches_waiting", ctx.writeGate.waiting],
     ["write_fanout_count", fanout.count],
     ["write_fanout_seconds_sum", fanout.sum],
+    ["workers", ctx.loaded().config.listen.workers],
   ];
 }
 

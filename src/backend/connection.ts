@@ -12,6 +12,7 @@
 import {
   backendMaxLength,
   type BackendMessage,
+  concatBytes,
   decodeBackend,
   encodeCancelRequest,
   encodePasswordMessage,
@@ -76,6 +77,7 @@ export class BackendConnection {
   readonly parameters = new Map<string, string>();
   /** The raw ParameterStatus frames from startup, to replay to the client unchanged. */
   readonly parameterFrames: Uint8Array[] = [];
+  #parameterStatusBytes: Uint8Array | undefined;
   /** Transaction status from the last ReadyForQuery. */
   txStatus: TxStatus = "idle";
   #conn: BackendSocket;
@@ -91,6 +93,16 @@ export class BackendConnection {
       maxLength: backendMaxLength(maxMessageSize),
       idleSize: 2048,
     });
+  }
+
+  /**
+   * The ParameterStatus frames from startup as one run of bytes, built once: every client that
+   * reuses this connection from the cache gets them (`DISCARD ALL` sets each reported parameter
+   * back to its value at startup).
+   */
+  get parameterStatusBytes(): Uint8Array {
+    this.#parameterStatusBytes ??= concatBytes(this.parameterFrames);
+    return this.#parameterStatusBytes;
   }
 
   /** Bytes written to the server so far. */

@@ -81,6 +81,28 @@ export class Histogram {
   }
 
   /**
+   * Replaces the counts with the sum of snapshots of histograms with the same bounds (the main
+   * thread's view of every worker's histogram); snapshots with other bounds are skipped.
+   *
+   * @param snapshots the workers' snapshots
+   */
+  setToSum(snapshots: readonly HistogramSnapshot[]): void {
+    this.#counts.fill(0);
+    this.#sum = 0;
+    this.#count = 0;
+    for (const s of snapshots) {
+      if (s.bounds.length !== this.#bounds.length) continue;
+      let previous = 0;
+      s.cumulative.forEach((c, i) => {
+        this.#counts[i]! += c - previous;
+        previous = c;
+      });
+      this.#sum += s.sum;
+      this.#count += s.count;
+    }
+  }
+
+  /**
    * Copies the current counts, cumulated per bucket as Prometheus expects.
    *
    * @returns the snapshot

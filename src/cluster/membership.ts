@@ -64,6 +64,37 @@ const FORCED_EDGES: Readonly<Record<MemberState["kind"], readonly MemberState["k
   recovering: [],
 };
 
+/**
+ * What the main thread tells workers of the backends (`listen.workers` > 1): roles and states,
+ * not the per-worker counters.
+ */
+export interface MembershipSnapshot {
+  /** Name of the original. */
+  readonly original: string;
+  /** Every backend's state and last error. */
+  readonly members: readonly {
+    readonly name: string;
+    readonly state: MemberState;
+    readonly lastError: string;
+  }[];
+}
+
+/** Per-backend counters a worker reports, summed on the main thread. */
+export interface MemberCounters {
+  /** Backend name. */
+  readonly name: string;
+  /** See {@link Member.writesApplied}. */
+  readonly writesApplied: number;
+  /** See {@link Member.writesFailed}. */
+  readonly writesFailed: number;
+  /** See {@link Member.divergences}. */
+  readonly divergences: number;
+  /** See {@link Member.writesSkipped}. */
+  readonly writesSkipped: number;
+  /** See {@link Member.lastDivergenceAt}. */
+  readonly lastDivergenceAt: number | undefined;
+}
+
 /** Persisted form: which backend is the original, and every backend's state. */
 interface StateFile {
   readonly original: string;
@@ -237,6 +268,77 @@ export class Membership {
    */
   markStale(name: string, reason: string): boolean {
     return this.transition(name, { kind: "stale", reason, since: new Date().toISOString() });
+  }
+
+  /**
+   * Roles and states, for the workers (`listen.workers` > 1).
+   *
+   * @returns a structured-clonable copy
+   */
+  snapshot(): MembershipSnapshot {
+    return {
+      original: this.original,
+      members: this.members.map((m) => ({ name: m.name, state: m.state, lastError: m.lastError })),
+    };
+  }
+
+  /**
+   * Takes the roles and states of the authority (a worker's copy of the main thread's table):
+   * no edge check and no state file, since the main thread did both. Counters are kept.
+   *
+   * @param s the main thread's snapshot
+   * @returns true when anything changed (the version is bumped and listeners are told)
+   */
+  applySnapshot(s: MembershipSnapshot): boolean {
+    const changed: Member[] = [];
+    if (this.#members.has(s.original) && this.original !== s.original) {
+      this.#setOriginal(s.original);
+      changed.push(this.get(s.original));
+    }
+    for (const e of s.members) {
+      const m = this.#members.get(e.name);
+      if (!m || JSON.stringify(m.state) === JSON.stringify(e.state)) continue;
+      m.state = e.state;
+      m.lastError = e.lastError;
+      changed.push(m);
+    }
+    if (changed.length === 0) return false;
+    this.version++;
+    for (const m of changed) for (const fn of this.#listeners) fn(m);
+    return true;
+  }
+
+  /**
+   * Every backend's counters (what a worker reports to the main thread).
+   *
+   * @returns one entry per backend
+   */
+  counters(): MemberCounters[] {
+    return this.members.map((m) => ({
+      name: m.name,
+      writesApplied: m.writesApplied,
+      writesFailed: m.writesFailed,
+      divergences: m.divergences,
+      writesSkipped: m.writesSkipped,
+      lastDivergenceAt: m.lastDivergenceAt,
+    }));
+  }
+
+  /**
+   * Sets every backend's counters to the sum of the workers' reports (main thread).
+   *
+   * @param reports one list per worker
+   */
+  sumCounters(reports: readonly (readonly MemberCounters[])[]): void {
+    for (const m of this.#members.values()) {
+      const mine = reports.flatMap((r) => r.filter((c) => c.name === m.name));
+      m.writesApplied = mine.reduce((n, c) => n + c.writesApplied, 0);
+      m.writesFailed = mine.reduce((n, c) => n + c.writesFailed, 0);
+      m.divergences = mine.reduce((n, c) => n + c.divergences, 0);
+      m.writesSkipped = mine.reduce((n, c) => n + c.writesSkipped, 0);
+      const last = mine.map((c) => c.lastDivergenceAt).filter((t) => t !== undefined);
+      m.lastDivergenceAt = last.length === 0 ? undefined : Math.max(...last);
+    }
   }
 
   /** Name of the backend that is the original now (a promoted copy after failover). */

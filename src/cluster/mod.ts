@@ -4,7 +4,15 @@
  * the only entry point of `src/cluster/`.
  */
 
-export { type Member, type MemberRole, Membership, type MemberState } from "./membership.ts";
+export {
+  type Member,
+  type MemberCounters,
+  type MemberRole,
+  Membership,
+  type MembershipSnapshot,
+  type MemberState,
+} from "./membership.ts";
 export { type BackendHealth, HealthChecker, type HealthCheckerOptions } from "./health.ts";
-export { WriteGate } from "./write_gate.ts";
+export { type GateControl, WriteGate } from "./write_gate.ts";
 export { FANOUT_BUCKETS, Histogram, type HistogramSnapshot } from "./histogram.ts";
+export { type Authority, type AuthorityAnswer, MembershipReplica } from "./membership_replica.ts";

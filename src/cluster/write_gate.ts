@@ -6,8 +6,37 @@
  * Batches already running finish; reads are never held.
  */
 
+/**
+ * What the admin console's PAUSE and RESUME, SHOW STATS and `/metrics` use of the gate: one
+ * {@link WriteGate}, or (with `listen.workers` > 1) the gates of every worker at once.
+ */
+export interface GateControl {
+  /** Holds new writes; pauses nest (each needs its own {@link resume}). */
+  pause(): void;
+  /** Releases one {@link pause}. */
+  resume(): void;
+  /**
+   * Waits until no write batch is in flight.
+   *
+   * @returns when drained
+   */
+  drained(): Promise<void>;
+  /**
+   * Waits while the gate is paused.
+   *
+   * @returns at once when open, else when the last pause is resumed
+   */
+  wait(): Promise<void>;
+  /** Whether new writes are held. */
+  readonly paused: boolean;
+  /** Write batches past the gate and not yet finished. */
+  readonly inFlight: number;
+  /** Number of writes waiting at the gate. */
+  readonly waiting: number;
+}
+
 /** A gate write batches pass through. */
-export class WriteGate {
+export class WriteGate implements GateControl {
   #paused = 0;
   #waiters: (() => void)[] = [];
   #inFlight = 0;

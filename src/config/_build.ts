@@ -213,6 +213,7 @@ export function buildLoaded(file: ParsedFile, flags: ParsedFile, ctx: BuildConte
   const hba = rules.map((r) => r.rule);
   const tls = tlsSettings(values, place, errors);
   const auth = authSettings(values, rules, tls, place, errors);
+  checkWorkers(num("listen.workers"), values, place, errors);
 
   if (errors.length > 0) throw ConfigError.aggregate(sortErrors(errors, ctx.file));
 
@@ -262,6 +263,7 @@ export function buildLoaded(file: ParsedFile, flags: ParsedFile, ctx: BuildConte
       maxClientsPerAddress: num("listen.max_clients_per_address"),
       clientIdleTimeoutMs: Math.round(num("listen.client_idle_timeout") * 1000),
       idleInTransactionTimeoutMs: Math.round(num("listen.idle_in_transaction_timeout") * 1000),
+      workers: num("listen.workers"),
     },
     original,
     copies,
@@ -474,6 +476,60 @@ function checkServers(
         expected: "a listen address no server uses",
         actual: `"${address(listen)}"`,
         hint: 'Change listen.port (legacy "port") or the server\'s address.',
+      }),
+    );
+  }
+}
+
+/**
+ * Settings that cannot be made correct with several accept loops: each is refused, naming both
+ * settings, rather than run half right (see docs/configuration.md, `listen.workers`).
+ */
+function checkWorkers(
+  workers: number,
+  values: ReadonlyMap<string, SettingValue>,
+  place: (paths: readonly string[]) => Place,
+  errors: ConfigError[],
+): void {
+  if (workers <= 1) return;
+  const refused: { path: string; bad: SettingValue; why: string }[] = [
+    {
+      path: "replication.failover",
+      bad: "auto",
+      why: "a promotion must stop every worker's writes to the old original at one instant",
+    },
+    {
+      path: "replication.auto_recover",
+      bad: true,
+      why: "online recovery journals every session's writes in commit order in one process",
+    },
+  ];
+  for (const r of refused) {
+    if (values.get(r.path) !== r.bad) continue;
+    errors.push(
+      new ConfigError({
+        ...place([r.path, "listen.workers"]),
+        key: r.path,
+        message: `"${r.path}" = ${
+          JSON.stringify(r.bad)
+        } needs listen.workers = 1 (it is ${workers})`,
+        expected: `listen.workers = 1 with ${r.path} = ${JSON.stringify(r.bad)}`,
+        actual: `listen.workers = ${workers}`,
+        hint: `${r.why}. Set listen.workers = 1, or leave ${r.path} at its default.`,
+      }),
+    );
+  }
+  const perAddress = values.get("listen.max_clients_per_address");
+  if (typeof perAddress === "number" && perAddress > 0) {
+    errors.push(
+      new ConfigError({
+        ...place(["listen.max_clients_per_address", "listen.workers"]),
+        key: "listen.max_clients_per_address",
+        message: `"listen.max_clients_per_address" needs listen.workers = 1 (it is ${workers})`,
+        expected: "listen.max_clients_per_address = 0 with listen.workers > 1",
+        actual: `${perAddress}`,
+        hint: "Each worker would count only its own connections. Set listen.workers = 1, " +
+          "or listen.max_clients_per_address = 0.",
       }),
     );
   }

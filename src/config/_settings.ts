@@ -137,6 +137,11 @@ export const SECTIONS: Readonly<Record<string, Readonly<Record<string, Setting>>
       default: 0,
       description: "seconds a session may be idle inside a transaction (0: no limit)",
     },
+    workers: {
+      kind: { type: "integer", min: 1, max: 64 },
+      default: 1,
+      description: "accept loops (Web Workers, each with reusePort) serving client sessions",
+    },
   },
   original: { ...BACKEND_SETTINGS, name: { ...BACKEND_SETTINGS.name!, default: "original" } },
   backend: {

@@ -79,6 +79,7 @@ export function effectiveSettings(loaded: LoadedConfig): EffectiveSetting[] {
       max_clients_per_address: config.listen.maxClientsPerAddress,
       client_idle_timeout: seconds(config.listen.clientIdleTimeoutMs),
       idle_in_transaction_timeout: seconds(config.listen.idleInTransactionTimeoutMs),
+      workers: config.listen.workers,
     },
     original: { ...config.original },
     backend: {

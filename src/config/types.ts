@@ -43,6 +43,12 @@ export interface ListenConfig {
   readonly clientIdleTimeoutMs: number;
   /** Milliseconds a session may sit idle inside a transaction before FATAL 25P03; 0 for never. */
   readonly idleInTransactionTimeoutMs: number;
+  /**
+   * Accept loops, each a Web Worker with its own `reusePort` listener, sessions and connection
+   * cache; backend states, health checks and the admin console stay on the main thread. 1: the
+   * sessions run on the main thread, as before.
+   */
+  readonly workers: number;
 }
 
 /** TLS towards clients (`[tls]`). */

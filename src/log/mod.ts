@@ -1,7 +1,7 @@
 /**
  * @module
  * Logging for usogres: one LogTape configuration with a synchronous stderr sink (foreground runs)
- * and a buffered file sink in `logdir` (the seed's key). Lines read like PostgreSQL's own log:
+ * and a buffered file sink in `logdir` (the seed's key; `file_sink.ts`, which never `fsync`s). Lines read like PostgreSQL's own log:
  * timestamp, level, category, then a lower-case message with its properties.
  *
  * Call {@link setupLogging} once at start and {@link shutdownLogging} before exit: the file sink
@@ -12,13 +12,13 @@ import {
   configure,
   dispose,
   getLogger as ltGetLogger,
-  getTextFormatter,
   type Logger,
   type LogLevel,
   type LogRecord,
   type Sink,
 } from "@logtape/logtape";
-import { getFileSink } from "@logtape/file";
+import { openFileSink } from "./file_sink.ts";
+import { lineFormatter } from "./_format.ts";
 
 export type { Logger };
 
@@ -58,11 +58,7 @@ export function redactSecrets(text: string): string {
     .replace(/(\b[a-z][a-z0-9+.-]*:\/\/[^:/@\s]*:)([^@\s]*)(@)/gi, "$1********$3");
 }
 
-const formatter = getTextFormatter({
-  timestamp: "date-time-tz",
-  level: "FULL",
-  value: (v: unknown) => redactSecrets(typeof v === "string" ? v : Deno.inspect(v)),
-});
+const formatter = lineFormatter(redactSecrets);
 const encoder = new TextEncoder();
 
 /** Writes each record to stderr synchronously, so nothing is lost when the process exits. */
@@ -94,7 +90,7 @@ export async function setupLogging(opts: LoggingOptions): Promise<string | undef
   if (opts.dir !== "") {
     await Deno.mkdir(opts.dir, { recursive: true });
     file = `${opts.dir}/usogres.log`;
-    sinks.file = getFileSink(file, { formatter, bufferSize: 8192, flushInterval: 1000 });
+    sinks.file = openFileSink(file, { formatter, bufferSize: 8192, flushIntervalMs: 1000 });
     names.push("file");
   }
   await configure({

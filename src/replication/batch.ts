@@ -38,6 +38,11 @@ export interface BatchEntry {
   readonly statements?: readonly StatementInfo[];
   /** For Parse and Bind: the prepared statement's name ("" for the unnamed one). */
   readonly statement?: string;
+  /**
+   * For a Bind: the retained Parse of the statement it binds, as it was when the Bind came (a
+   * pipelining client may close and re-parse the name before the copies run this batch).
+   */
+  readonly parse?: Uint8Array;
   /** For a Query: the row plan of each statement replicated by rows (undefined for the others). */
   readonly rowPlans?: readonly (RowPlan | undefined)[];
   /** For Parse, Bind, Describe and Execute of a statement replicated by rows: its plan. */
@@ -93,6 +98,8 @@ export interface Batch {
   splitCommit?: boolean;
   /** Set when the copies ran this batch's COMMIT before the original got it. */
   copiesCommitted?: boolean;
+  /** The copies run it behind the client, after its ReadyForQuery (inside a transaction). */
+  behind?: boolean;
   /** Whether it passed the write gate alone (the gate resumes when it finishes). */
   alone?: boolean;
   /** Whether it passed the write gate (and must leave it when finished). */

@@ -36,6 +36,8 @@ export interface CopyMessage {
   readonly source: number;
   /** For Parse and Bind: the statement name. */
   readonly statement?: string;
+  /** For a Bind: the Parse of the statement version it binds (see BatchEntry.parse). */
+  readonly parse?: Uint8Array;
 }
 
 /**
@@ -148,9 +150,10 @@ export function mirrorFailedBatch(
 }
 
 function toCopyMessage(e: BatchEntry, bytes: Uint8Array, source: number): CopyMessage {
-  return e.statement === undefined
-    ? { kind: e.kind, bytes, source }
-    : { kind: e.kind, bytes, source, statement: e.statement };
+  if (e.statement === undefined) return { kind: e.kind, bytes, source };
+  return e.parse === undefined
+    ? { kind: e.kind, bytes, source, statement: e.statement }
+    : { kind: e.kind, bytes, source, statement: e.statement, parse: e.parse };
 }
 
 /** Parse, Bind, Execute and Sync of {@link FORCED_ERROR_SQL} (unnamed statement and portal). */

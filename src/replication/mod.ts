@@ -37,7 +37,12 @@ export {
   mirrorFailedBatch,
   reconcileStep,
 } from "./mirror.ts";
-export { type PreparedStatement, PreparedStatements, routeOf } from "./prepared.ts";
+export {
+  type PreparedStatement,
+  PreparedStatements,
+  routeOf,
+  type StatementLookup,
+} from "./prepared.ts";
 export { findUnsafe, type Refusal, refusalSql } from "./refusal.ts";
 export { CatalogCache } from "./catalog_cache.ts";
 export { planFor, transformReply, type Verdict } from "./row_capture.ts";

@@ -36,6 +36,17 @@ export function routeOf(c: StatementClass): BatchRoute {
   return c === "read" || c === "originalOnly" ? "original" : "all";
 }
 
+/** What a copy-side connection needs of the session's statements: each one by name. */
+export interface StatementLookup {
+  /**
+   * A prepared statement by name.
+   *
+   * @param name statement name
+   * @returns the statement, or undefined when unknown
+   */
+  statement(name: string): PreparedStatement | undefined;
+}
+
 /** One session's prepared statements and portals. */
 export class PreparedStatements {
   readonly #statements = new Map<string, PreparedStatement>();

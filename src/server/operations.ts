@@ -10,7 +10,13 @@
 import type { RecoveryProgress } from "../recovery/mod.ts";
 import type { Config, LoadedConfig } from "../config/mod.ts";
 import { resolveBackendPassword } from "../auth/mod.ts";
-import { HealthChecker, Histogram, type Membership, type WriteGate } from "../cluster/mod.ts";
+import {
+  type GateControl,
+  HealthChecker,
+  type Histogram,
+  type Membership,
+  type WriteGate,
+} from "../cluster/mod.ts";
 import {
   AdminConsole,
   type AdminContext,
@@ -37,8 +43,14 @@ export interface OperationsHost {
   readonly membership: Membership;
   /** Process-wide counters. */
   readonly stats: ProxyStats;
-  /** The gate write batches pass (PAUSE, recovery). */
+  /** The gate write batches pass (PAUSE, recovery) on this thread. */
   readonly writeGate: WriteGate;
+  /** What PAUSE and RESUME hold: {@link writeGate}, or every worker's gate. */
+  gate(): GateControl;
+  /** Write fan-out latency (with workers: their sum, as of the last refresh). */
+  readonly fanoutLatency: Histogram;
+  /** Collects every worker's numbers before a console command or `/metrics` (workers only). */
+  readonly refresh?: (() => Promise<void>) | undefined;
   /** Snapshots of every client connection. */
   clients(): ClientInfo[];
   /** Client sessions admitted and not yet ended. */
@@ -95,7 +107,7 @@ export class Operations {
   /** The server's write gate, which PAUSE closes. */
   readonly writeGate: WriteGate;
   /** Write fan-out latency, observed by the relay. */
-  readonly fanoutLatency: Histogram = new Histogram();
+  readonly fanoutLatency: Histogram;
   /** The admin console, handed to sessions as their `adminConsole` hook. */
   readonly adminConsole: AdminConsole;
   /** What the admin console and `/metrics` read. */
@@ -119,6 +131,7 @@ export class Operations {
   constructor(host: OperationsHost, opts: OperationsOptions = {}) {
     this.#host = host;
     this.writeGate = host.writeGate;
+    this.fanoutLatency = host.fanoutLatency;
     this.#file = opts.loaded?.file;
     this.#sources = opts.loaded?.sources ?? new Map();
     this.#reload = opts.reload;
@@ -166,12 +179,16 @@ export class Operations {
           user,
         }),
     });
+    const refresh = host.refresh;
     this.admin = {
       loaded: () => this.#loadedNow(),
       membership: host.membership,
       health: this.health,
       stats: host.stats,
-      writeGate: this.writeGate,
+      get writeGate(): GateControl {
+        return host.gate();
+      },
+      ...(refresh === undefined ? {} : { refresh }),
       adminPause: { active: false },
       fanoutLatency: this.fanoutLatency,
       startedAt: this.#startedAt,
@@ -263,7 +280,7 @@ export class Operations {
     this.#requested();
     if (this.admin.adminPause.active) {
       this.admin.adminPause.active = false;
-      this.writeGate.resume();
+      this.admin.writeGate.resume();
     }
   }
 

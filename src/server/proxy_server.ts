@@ -1,24 +1,31 @@
 /**
  * @module
  * The listener: accepts client connections on the configured address, hands each to a
- * {@link ClientConnection}, enforces `max_clients`, and runs the graceful shutdown (stop
+ * `ClientConnection`, enforces `max_clients`, and runs the graceful shutdown (stop
  * accepting, let running statements finish within `shutdown_timeout`, then close everything).
  * Health checks, the admin console, metrics and RELOAD run beside it in {@link Operations}.
+ *
+ * With `listen.workers` = 1 the sessions run on this thread ({@link SessionHost}). With more,
+ * each of N Web Workers runs its own accept loop on the same port (`reusePort`) and the main
+ * thread keeps the backend states, health checks, admin console and metrics
+ * ({@link WorkerPool}); RECOVER and PROMOTE are refused then.
  */
 
 import type { Config, LoadedConfig } from "../config/mod.ts";
-import { resolveBackendPassword } from "../auth/mod.ts";
-import { Membership, WriteGate } from "../cluster/mod.ts";
+import { Histogram, Membership, WriteGate } from "../cluster/mod.ts";
 import { CatalogCache, Classifier, initClassifier } from "../replication/mod.ts";
 import { getLogger } from "../log/mod.ts";
 import { CancelKeys } from "../session/cancel_keys.ts";
-import { ClientConnection } from "../session/client_connection.ts";
 import { RecoveryState } from "../session/journal.ts";
 import { BackendPool } from "../session/backend_pool.ts";
+import { DeadlineSweep } from "../session/deadlines.ts";
 import { recoverCopy, type RecoveryProgress } from "../recovery/mod.ts";
-import { newProxyStats, type ProxyStats, type SessionContext } from "../session/context.ts";
-import { type ClientSecurity, createClientSecurity } from "../session/security.ts";
+import { newProxyStats, type ProxyStats } from "../session/context.ts";
+import { createClientSecurity } from "../session/security.ts";
 import { Operations } from "./operations.ts";
+import { Admission } from "./admission.ts";
+import { backendPasswordSource, sessionContext, SessionHost } from "./session_host.ts";
+import { WorkerPool } from "./worker_pool.ts";
 
 const log = getLogger("server");
 
@@ -30,66 +37,63 @@ export interface ProxyServerOptions {
   readonly reload?: () => Promise<LoadedConfig>;
 }
 
+/** Where the sessions run: on this thread, or in workers. */
+type Frontend =
+  | { readonly kind: "local"; readonly host: SessionHost }
+  | { readonly kind: "workers"; readonly pool: WorkerPool };
+
 /** A running usogres listener. */
 export class ProxyServer implements AsyncDisposable {
-  /** The configuration it runs with. */
   /** The configuration in force; its original and copies swap when a copy is promoted. */
   config: Config;
-  /** Process-wide counters. */
+  /** Process-wide counters (with workers: their sums, as of the last refresh). */
   readonly stats: ProxyStats = newProxyStats();
-  readonly #listener: Deno.TcpListener;
-  readonly #sessions = new Set<ClientConnection>();
-  readonly #tasks = new Set<Promise<void>>();
-  readonly #cancelKeys = new CancelKeys();
-  #admitted = 0;
-  #stopping = false;
-  #acceptLoop: Promise<void>;
-  #stopped: Promise<void> | undefined;
-
   /** Backend states, shared by every session. */
   readonly membership: Membership;
-  readonly #classifier: Classifier;
-  readonly #catalog = new CatalogCache();
-  /** Holds new writes during PAUSE and recovery. */
+  /** Holds new writes during PAUSE and recovery (the sessions' gate with one worker). */
   readonly writeGate: WriteGate = new WriteGate();
-  /** Idle server connection sets kept for the next client. */
-  readonly #pool: BackendPool;
   /** The journal of an online recovery, and the sessions recording into it. */
   readonly recovery: RecoveryState = new RecoveryState();
-  #sessionIds = 0;
-  readonly #security: ClientSecurity;
   /**
    * Health checks, write gate, admin console, metrics and RELOAD.
    *
    * @internal
    */
   readonly operations: Operations;
+  readonly #admission: Admission;
+  readonly #fanout = new Histogram();
+  #frontend: Frontend | undefined;
+  #stopping = false;
+  #stopped: Promise<void> | undefined;
 
-  private constructor(
-    config: Config,
-    listener: Deno.TcpListener,
-    membership: Membership,
-    classifier: Classifier,
-    security: ClientSecurity,
-    options: ProxyServerOptions,
-  ) {
+  private constructor(config: Config, membership: Membership, options: ProxyServerOptions) {
     this.config = config;
-    this.#pool = new BackendPool(config.backendAuth.poolSize, config.backendAuth.poolIdleTimeoutMs);
-    this.#security = security;
-    this.#listener = listener;
     this.membership = membership;
-    this.#classifier = classifier;
+    this.#admission = new Admission(config.listen.maxClients);
+    const workers = config.listen.workers > 1;
     this.operations = new Operations(
       {
         config: () => this.config,
         setConfig: (c) => {
           this.config = c;
+          const f = this.#frontend;
+          if (f?.kind === "workers") f.pool.broadcastConfig(c);
         },
         membership,
         stats: this.stats,
         writeGate: this.writeGate,
-        clients: () => [...this.#sessions].map((s) => s.info()),
-        activeClients: () => this.#admitted,
+        gate: () => {
+          const f = this.#frontend;
+          return f?.kind === "workers" ? f.pool.gate : this.writeGate;
+        },
+        fanoutLatency: this.#fanout,
+        refresh: workers ? () => this.#refresh() : undefined,
+        clients: () => {
+          const f = this.#frontend;
+          if (f === undefined) return [];
+          return f.kind === "local" ? f.host.clients() : f.pool.clients();
+        },
+        activeClients: () => this.#admission.count,
         accepting: () => !this.#stopping,
         shutdown: () => this.shutdown(),
         recover: (name) => this.recover(name),
@@ -98,11 +102,15 @@ export class ProxyServer implements AsyncDisposable {
       },
       options,
     );
-    this.#acceptLoop = this.#accept();
+  }
+
+  async #refresh(): Promise<void> {
+    const f = this.#frontend;
+    if (f?.kind === "workers") await f.pool.refresh();
   }
 
   /**
-   * Binds the listening socket and starts accepting clients.
+   * Binds the listening socket (or starts the workers, each binding it) and starts accepting.
    *
    * @param config the effective configuration
    * @param options where its values came from, and how to read it again (RELOAD, SIGHUP)
@@ -118,11 +126,6 @@ export class ProxyServer implements AsyncDisposable {
    * ```
    */
   static async start(config: Config, options: ProxyServerOptions = {}): Promise<ProxyServer> {
-    await initClassifier();
-    const classifier = new Classifier({
-      readOnlyFunctions: config.replication.readOnlyFunctions,
-      writeFunctions: config.replication.writeFunctions,
-    });
     const membership = new Membership(
       config.original.name,
       config.copies.map((c) => c.name),
@@ -133,93 +136,83 @@ export class ProxyServer implements AsyncDisposable {
       // An earlier run promoted a copy: it stays the original.
       config = withOriginal(config, membership.original);
     }
-    const security = await createClientSecurity(config, passwordSource(config));
-    const listener = Deno.listen({ hostname: config.listen.host, port: config.listen.port });
-    const server = new ProxyServer(config, listener, membership, classifier, security, options);
+    const server = new ProxyServer(config, membership, options);
+    if (config.listen.workers > 1) {
+      const pool = await WorkerPool.start({
+        config: () => server.config,
+        membership,
+        stats: server.stats,
+        fanoutLatency: server.#fanout,
+        execute: (sql, session) => server.operations.adminConsole.execute(sql, session),
+        serverVersion: () => server.operations.adminConsole.serverVersion,
+      }, server.#admission.buffer);
+      membership.onChange(() => pool.broadcastMembership(membership.snapshot()));
+      server.#frontend = { kind: "workers", pool };
+    } else {
+      server.#frontend = { kind: "local", host: await server.#localHost() };
+    }
     try {
       server.operations.start();
     } catch (e: unknown) {
       await server.shutdown();
       throw e;
     }
-    log.info("listening on {host}:{port}, original {orgHost}:{orgPort}", {
+    log.info("listening on {host}:{port} ({workers}), original {orgHost}:{orgPort}", {
       host: config.listen.host,
       port: server.port,
+      workers: config.listen.workers === 1 ? "1 worker" : `${config.listen.workers} workers`,
       orgHost: config.original.host,
       orgPort: config.original.port,
     });
     return server;
   }
 
-  /** The bound port (useful when the configuration asked for port 0). */
-  get port(): number {
-    return this.#listener.addr.port;
-  }
-
-  /** Number of client sessions admitted and not yet ended. */
-  get activeClients(): number {
-    return this.#admitted;
-  }
-
-  async #accept(): Promise<void> {
-    const ctx = this.#context();
-    for (;;) {
-      let conn: Deno.TcpConn;
-      try {
-        conn = await this.#listener.accept();
-      } catch (e: unknown) {
-        if (this.#stopping) return;
-        if (e instanceof Deno.errors.BadResource) return;
-        log.error("accept failed: {error}", { error: String(e) });
-        continue;
-      }
-      try {
-        conn.setNoDelay(true);
-      } catch {
-        // The client already left.
-      }
-      this.stats.connectionsAccepted++;
-      const session = new ClientConnection(conn, ctx);
-      this.#sessions.add(session);
-      const task = session.run().finally(() => {
-        this.#sessions.delete(session);
-        this.#tasks.delete(task);
-      });
-      this.#tasks.add(task);
-    }
-  }
-
-  #context(): SessionContext {
+  async #localHost(): Promise<SessionHost> {
+    await initClassifier();
     const config = this.config;
-    // A getter, so sessions see the current original and copies after a PROMOTE.
-    const current = (): Config => this.config;
-    return {
-      get config(): Config {
-        return current();
-      },
-      cancelKeys: this.#cancelKeys,
+    const classifier = new Classifier({
+      readOnlyFunctions: config.replication.readOnlyFunctions,
+      writeFunctions: config.replication.writeFunctions,
+    });
+    const security = await createClientSecurity(config, backendPasswordSource(config));
+    const listener = Deno.listen({ hostname: config.listen.host, port: config.listen.port });
+    const pool = new BackendPool(
+      config.backendAuth.poolSize,
+      config.backendAuth.poolIdleTimeoutMs,
+      config.backendAuth.connectTimeoutMs,
+    );
+    let sessionIds = 0;
+    const ctx = sessionContext({
+      config: () => this.config,
+      cancelKeys: new CancelKeys(),
       stats: this.stats,
       membership: this.membership,
-      classifier: this.#classifier,
-      catalog: this.#catalog,
+      classifier,
+      catalog: new CatalogCache(),
       writeGate: this.writeGate,
       recovery: this.recovery,
-      pool: this.#pool,
-      nextSessionId: () => ++this.#sessionIds,
-      security: this.#security,
-      fanoutLatency: this.operations.fanoutLatency,
+      pool,
+      startupDeadlines: new DeadlineSweep<() => void>((expired) => expired()),
+      security,
+      fanoutLatency: this.#fanout,
       adminConsole: this.operations.adminConsole,
+      admission: this.#admission,
       shuttingDown: () => this.#stopping,
-      admit: () => {
-        if (this.#admitted >= config.listen.maxClients) return false;
-        this.#admitted++;
-        return true;
-      },
-      release: () => {
-        this.#admitted--;
-      },
-      passwordFor: passwordSource(config),
-    };
+      nextSessionId: () => ++sessionIds,
+    });
+    return new SessionHost(listener, ctx, pool);
+  }
+
+  /** The bound port (useful when the configuration asked for port 0). */
+  get port(): number {
+    const f = this.#frontend;
+    if (f === undefined) return 0;
+    return f.kind === "local" ? f.host.port : f.pool.port;
+  }
+
+  /** Number of client sessions admitted and not yet ended (in every worker). */
+  get activeClients(): number {
+    return this.#admission.count;
   }
 
   /**
@@ -229,22 +222,24 @@ export class ProxyServer implements AsyncDisposable {
    *
    * @param name the copy to promote
    * @param reason why, for logs
-   * @throws Error when the copy is unknown or not in sync
+   * @throws Error when the copy is unknown or not in sync, or with `listen.workers` > 1
    */
   promote(name: string, reason: string): void {
+    const f = this.#frontend;
+    if (f?.kind === "workers") throw new Error("promotion needs listen.workers = 1");
     this.membership.promote(name, reason);
     this.config = withOriginal(this.config, name);
     log.warning('promoted "{name}" to original ({reason}); closing {n} session(s) at idle', {
       name,
       reason,
-      n: this.#sessions.size,
+      n: f?.host.size ?? 0,
     });
-    for (const session of this.#sessions) if (!session.info().admin) session.requestShutdown();
+    f?.host.closeClientsAtIdle();
   }
 
   /**
    * Stops accepting, lets running statements finish (up to `shutdown_timeout`), tells idle clients
-   * the server is shutting down (57P01), and closes every connection.
+   * the server is shutting down (57P01), and closes every connection (in every worker).
    *
    * @returns when every session has ended
    */
@@ -256,30 +251,9 @@ export class ProxyServer implements AsyncDisposable {
   async #shutdown(): Promise<void> {
     this.#stopping = true;
     this.operations.beginShutdown();
-    try {
-      this.#listener.close();
-    } catch {
-      // Already closed.
-    }
-    await this.#acceptLoop;
-    const sessions = [...this.#sessions];
-    log.info("shutting down: {n} client connection(s) open", { n: sessions.length });
-    for (const s of sessions) s.requestShutdown();
-    const tasks = [...this.#tasks];
-    let timer: ReturnType<typeof setTimeout> | undefined;
-    const timeout = new Promise<"timeout">((resolve) => {
-      timer = setTimeout(() => resolve("timeout"), this.config.listen.shutdownTimeoutMs);
-    });
-    const result = await Promise.race([Promise.all(tasks).then(() => "done" as const), timeout]);
-    clearTimeout(timer);
-    if (result === "timeout") {
-      log.warning("shutdown timeout: closing {n} busy client connection(s)", {
-        n: this.#sessions.size,
-      });
-      for (const s of this.#sessions) s.kill();
-      await Promise.all([...this.#tasks]);
-    }
-    this.#pool.close();
+    const f = this.#frontend;
+    if (f?.kind === "local") await f.host.shutdown(this.config);
+    else if (f?.kind === "workers") await f.pool.shutdown();
     await this.operations.stop();
     log.info("shutdown complete");
   }
@@ -290,9 +264,12 @@ export class ProxyServer implements AsyncDisposable {
    * @param name the copy
    * @param onProgress receives progress updates
    * @returns when the copy is in sync
-   * @throws Error when it cannot be recovered (it stays stale)
+   * @throws Error when it cannot be recovered (it stays stale), or with `listen.workers` > 1
    */
   recover(name: string, onProgress?: (p: RecoveryProgress) => void): Promise<void> {
+    if (this.#frontend?.kind === "workers") {
+      return Promise.reject(new Error("online recovery needs listen.workers = 1"));
+    }
     return recoverCopy(
       {
         config: this.config,
@@ -313,32 +290,15 @@ export class ProxyServer implements AsyncDisposable {
 
   /** Closes every client connection at once (a second SIGINT/SIGTERM). */
   kill(): void {
-    for (const s of this.#sessions) s.kill();
+    const f = this.#frontend;
+    if (f?.kind === "local") f.host.kill();
+    else f?.pool.kill();
   }
 
   /** Same as {@link shutdown}; lets `await using` stop the server. */
   [Symbol.asyncDispose](): Promise<void> {
     return this.shutdown();
   }
-}
-
-/** usogres's own password towards a backend: configuration, PGPASSWORD, then the passfile. */
-function passwordSource(
-  config: Config,
-): (host: string, port: number, database: string, user: string) => Promise<string | undefined> {
-  const env = Deno.env.toObject();
-  const home = env.HOME ?? "";
-  return (host, port, database, user) =>
-    resolveBackendPassword({
-      configured: config.backendAuth.password,
-      env,
-      passfile: config.backendAuth.passfile,
-      home,
-      host,
-      port,
-      database,
-      user,
-    });
 }
 
 /**

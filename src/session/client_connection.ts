@@ -40,6 +40,15 @@ import { IdleTimer, tooManyFromAddress } from "./limits.ts";
 
 const log = getLogger("session");
 const NO = new Uint8Array([0x4e]); // 'N': no GSS encryption
+const AUTHENTICATION_OK = encodeAuthenticationOk();
+
+/** The client length caps of the last `max_message_size` seen (built once, not per client). */
+let clientCaps: { readonly size: number; readonly maxLength: (code: number) => number } | undefined;
+
+function clientMaxLength(size: number): (code: number) => number {
+  if (clientCaps?.size !== size) clientCaps = { size, maxLength: frontendMaxLength(size) };
+  return clientCaps.maxLength;
+}
 
 /** Where a session is in its life; `kind` is the only source of truth. */
 export type SessionState =
@@ -76,7 +85,15 @@ export class ClientConnection {
   #pooled = false;
   #draining = false;
   #closed = false;
-  #startupTimer: ReturnType<typeof setTimeout> | undefined;
+  /** Registered with the context's startup deadlines until startup ends. */
+  readonly #startupExpired = (): void => {
+    log.info("startup timeout for client {remote} after {ms} ms", {
+      remote: this.#remote,
+      ms: this.#ctx.config.listen.startupTimeoutMs,
+    });
+    // PostgreSQL's authentication_timeout closes without a word when no packet arrived.
+    this.#close("startup timeout");
+  };
   #addressSlot: string | undefined;
   #idleTimer: IdleTimer | undefined;
 
@@ -92,7 +109,7 @@ export class ClientConnection {
     this.#writer = new SocketWriter(this.#conn);
     this.#reader = new FrameReader(this.#conn, {
       startup: true,
-      maxLength: frontendMaxLength(ctx.config.listen.maxMessageSize),
+      maxLength: clientMaxLength(ctx.config.listen.maxMessageSize),
       idleSize: 2048, // an idle client holds 2 KiB of buffer, not 32
     });
     const addr = conn.remoteAddr;
@@ -133,19 +150,12 @@ export class ClientConnection {
    * @returns when the client connection is closed
    */
   async run(): Promise<void> {
-    const timeoutMs = this.#ctx.config.listen.startupTimeoutMs;
-    this.#startupTimer = setTimeout(() => {
-      log.info("startup timeout for client {remote} after {ms} ms", {
-        remote: this.#remote,
-        ms: timeoutMs,
-      });
-      // PostgreSQL's authentication_timeout closes without a word when no packet arrived.
-      this.#close("startup timeout");
-    }, timeoutMs);
+    const deadlines = this.#ctx.startupDeadlines;
+    deadlines.add(this.#startupExpired, this.#ctx.config.listen.startupTimeoutMs);
     try {
       this.#claimAddressSlot();
       const proceed = await this.#startup();
-      clearTimeout(this.#startupTimer);
+      deadlines.delete(this.#startupExpired);
       if (proceed && this.#admin) {
         await this.#admin.serve({
           reader: this.#reader,
@@ -167,7 +177,7 @@ export class ClientConnection {
         });
       });
     } finally {
-      clearTimeout(this.#startupTimer);
+      deadlines.delete(this.#startupExpired);
       this.#finish();
     }
   }
@@ -328,7 +338,13 @@ export class ClientConnection {
       });
     this.#poolKey = BackendPool.key(backendUser, database, parameters);
     this.#poolVersion = ctx.membership.version;
-    const pooled = ctx.pool.take(this.#poolKey, this.#poolVersion);
+    // A set of this key still being reset is worth waiting for: a new one costs server startups.
+    const taken = ctx.pool.take(
+      this.#poolKey,
+      this.#poolVersion,
+      ctx.config.backendAuth.connectTimeoutMs,
+    );
+    const pooled = taken instanceof Promise ? await taken : taken;
     const links: CopyLink[] = pooled ? pooled.links : [];
     if (pooled) {
       this.#backend = pooled.original;
@@ -382,10 +398,12 @@ export class ClientConnection {
 
     this.#cancelKey = ctx.cancelKeys.register(this);
     const backend = this.#backend;
-    const parts: Uint8Array[] = [encodeAuthenticationOk(), ...backend.parameterFrames];
-    parts.push(encodeBackendKeyData(this.#cancelKey.processId, this.#cancelKey.secretKey));
-    parts.push(encodeReadyForQuery(backend.txStatus));
-    await this.#writer.write(concatBytes(parts));
+    await this.#writer.write(concatBytes([
+      AUTHENTICATION_OK,
+      backend.parameterStatusBytes,
+      encodeBackendKeyData(this.#cancelKey.processId, this.#cancelKey.secretKey),
+      encodeReadyForQuery(backend.txStatus),
+    ]));
     this.state = { kind: "ready", tx: backend.txStatus };
     ctx.stats.sessionsStarted++;
     log.info("connection from {remote}: user={user} database={database}", {
@@ -402,32 +420,71 @@ export class ClientConnection {
     const relay = this.#relayer!;
     // Each loop reports its own failure first (the client must get the FATAL before the close);
     // then whichever side ends first closes every socket, which ends the other loop's read.
-    const toClient = relay.originalToClient().catch((e: unknown) => this.#fail(e));
+    // True when the original's loop ended without an error.
+    const toClient = relay.originalToClient().then(
+      () => true,
+      async (e: unknown) => {
+        await this.#fail(e);
+        return false;
+      },
+    );
     const toBackends = relay.clientToBackends().then(
       async () => {
         if (!relay.terminated) return;
-        if (this.#ctx.config.backendAuth.poolSize > 0 && this.#poolKey !== undefined) {
-          const links = await relay.detach();
-          if (links) {
-            await toClient; // the original's reader has stopped: the connection is free
-            this.#pooled = true;
-            this.#ctx.pool.give(this.#poolKey, {
-              original: this.#backend!,
-              links,
-              membershipVersion: this.#poolVersion,
-            });
-            return;
-          }
-        }
+        if (this.#handOver(relay, toClient)) return;
         await Promise.all([this.#backend?.terminate(), relay.closeLinks()]);
       },
       (e: unknown) => this.#fail(e),
     );
     await Promise.race([toClient, toBackends]);
-    // The original's reader also ends when the connections go back to the cache: wait for that.
-    if (relay.detaching) await toBackends;
-    this.#close("relay ended");
-    await Promise.all([toClient, toBackends]);
+    if (!this.#pooled) {
+      this.#close("relay ended");
+      await Promise.all([toClient, toBackends]);
+      return;
+    }
+    // The connections went to the cache, which finishes their reset: the client is done now.
+    await toBackends;
+    this.#close("client left");
+  }
+
+  /**
+   * Gives the server connections to the cache after a clean Terminate: `DISCARD ALL` starts on
+   * every server, and the cache hands the set out only once each answered it and the original's
+   * loop stopped (no read left pending on its socket); otherwise the connections are closed.
+   *
+   * @returns false when the connections cannot be reused (the caller closes them)
+   */
+  #handOver(relay: Relay, toClient: Promise<boolean>): boolean {
+    const key = this.#poolKey;
+    const original = this.#backend;
+    if (this.#ctx.config.backendAuth.poolSize <= 0 || key === undefined || !original) return false;
+    const detached = relay.detach();
+    if (!relay.detaching) {
+      log.debug(
+        "connections of client {remote} not cached: a transaction, COPY or journal is open",
+        {
+          remote: this.#remote,
+        },
+      );
+      return false;
+    }
+    const remote = this.#remote;
+    const membershipVersion = this.#poolVersion;
+    // A loop that fails before the reset ends (the original closed) settles the race at once.
+    const stopped = toClient.then((ok) => (ok ? new Promise<never>(() => {}) : undefined));
+    const reset = Promise.race([detached, stopped]).catch(() => undefined).then(async (links) => {
+      if (links && (await toClient)) return { original, links, membershipVersion };
+      log.info("connections of client {remote} closed: their reset failed", { remote });
+      original.close();
+      await relay.closeLinks();
+      return undefined;
+    });
+    this.#pooled = true;
+    this.#ctx.pool.giveAfterReset(key, reset, () => {
+      original.close();
+      void relay.closeLinks();
+    });
+    return true;
   }
 
   /** Called by the relay after each ReadyForQuery the client gets. */

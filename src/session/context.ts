@@ -12,6 +12,7 @@ import type { CatalogCache, Classifier } from "../replication/mod.ts";
 import type { CancelKeys } from "./cancel_keys.ts";
 import type { RecoveryState } from "./journal.ts";
 import type { BackendPool } from "./backend_pool.ts";
+import type { DeadlineSweep } from "./deadlines.ts";
 import type { ClientSecurity } from "./security.ts";
 
 /** Process-wide counters, for logs now and the admin console and metrics later. */
@@ -67,6 +68,8 @@ export interface ClientInfo {
   readonly bytesIn: number;
   /** Bytes sent to the client. */
   readonly bytesOut: number;
+  /** The worker serving it (`listen.workers` > 1); absent with one. */
+  readonly worker?: number | undefined;
 }
 
 /** A client that asked for the admin console, handed over once its StartupMessage is accepted. */
@@ -126,6 +129,8 @@ export interface SessionContext {
   readonly recovery: RecoveryState;
   /** Idle server connections kept for the next client (the connection cache). */
   readonly pool: BackendPool;
+  /** Startup timeouts of the clients in startup (one sweep timer, not one timer per client). */
+  readonly startupDeadlines: DeadlineSweep<() => void>;
   /** Issues process-unique session ids. */
   nextSessionId(): number;
   /** TLS context, per-address slots and password verifiers, shared. */

@@ -9,7 +9,7 @@
 
 import { concatBytes } from "../protocol/mod.ts";
 import type { TxStatus } from "../protocol/mod.ts";
-import type { CopyMessage, EntryKind, PreparedStatements } from "../replication/mod.ts";
+import type { CopyMessage, EntryKind, StatementLookup } from "../replication/mod.ts";
 import type { Journal, JournalStep } from "./journal.ts";
 import { StatementSync } from "./statement_sync.ts";
 
@@ -57,7 +57,7 @@ export class JournalLink {
    * @param messages the batch for copies
    * @param prepared the session's statements (for Parses the replay lacks)
    */
-  messages(messages: readonly CopyMessage[], prepared: PreparedStatements): void {
+  messages(messages: readonly CopyMessage[], prepared: StatementLookup): void {
     if (messages.length === 0) return;
     const withParse = this.#sync.withStatements(messages, prepared);
     this.#steps.push({
@@ -82,7 +82,7 @@ export class JournalLink {
    * @param messages the batch so far
    * @param prepared the session's statements
    */
-  beginStream(messages: readonly CopyMessage[], prepared: PreparedStatements): void {
+  beginStream(messages: readonly CopyMessage[], prepared: StatementLookup): void {
     const withParse = this.#sync.withStatements(messages, prepared);
     this.#stream = { kinds: withParse.map((m) => m.kind), parts: withParse.map((m) => m.bytes) };
   }

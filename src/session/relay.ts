@@ -73,6 +73,7 @@ import {
   routeOf,
   ROW_STATEMENT_PREFIX,
   type RowPlan,
+  type RowStatements,
   type StatementInfo,
   type TableInfo,
   transformReply,
@@ -83,12 +84,22 @@ import { getLogger } from "../log/mod.ts";
 import { CopyLink } from "./copy_link.ts";
 import type { Journal, JournalStep } from "./journal.ts";
 import { JournalLink } from "./journal_link.ts";
+import { ReplyBuffer } from "./reply_buffer.ts";
 import type { SessionContext } from "./context.ts";
 import type { RecoveringSession } from "./journal.ts";
 
 const log = getLogger("replication");
 const utf8 = new TextDecoder();
 /** Statements the determinism planner looks at; the rest replicate as text. */
+/**
+ * Batches a session may have running behind on its copies; the next one waits for them, so a
+ * copy slower than the original bounds the backlog (and its memory) instead of growing it.
+ */
+const MAX_BEHIND = 32;
+
+/** Results of a wrapped write up to this size wait for its ReadyForQuery (copied once). */
+const HOLD_LIMIT = 16 * 1024;
+
 const DML_NODES = new Set([
   "InsertStmt",
   "UpdateStmt",
@@ -207,6 +218,15 @@ export class Relay implements RecoveringSession {
     return this.#terminated;
   }
 
+  /**
+   * Whether any copy is configured. Without one (pass-through) nothing can diverge, so writes
+   * are neither planned for row-based replication nor refused as non-deterministic; copies are
+   * added only by a restart, so this never changes under a running session.
+   */
+  get #replicates(): boolean {
+    return this.#o.ctx.config.copies.length > 0;
+  }
+
   /** Links to the copies still in sync (others are closed and dropped here). */
   #writeSet(): CopyLink[] {
     const m = this.#o.membership;
@@ -274,19 +294,20 @@ export class Relay implements RecoveringSession {
       return undefined;
     }
     this.#detaching = true;
-    const rows = await this.#internalQuery("DISCARD ALL");
-    if (rows === undefined) return undefined;
+    await this.#caughtUp();
+    // The original and every copy reset at once: one round trip, not two.
     const links = this.#writeSet();
     const timeout = this.#o.ctx.config.replication.copyTimeoutMs;
-    const reset = await Promise.all(
-      links.map((l) =>
+    const [rows, ...reset] = await Promise.all([
+      this.#internalQuery("DISCARD ALL"),
+      ...links.map((l) =>
         l.query("DISCARD ALL", timeout).then(
           (o) => o.error === undefined && o.status === "idle",
           () => false,
         )
       ),
-    );
-    if (!reset.every(Boolean)) return undefined;
+    ]);
+    if (rows === undefined || !reset.every(Boolean)) return undefined;
     for (const l of links) l.forgetStatements();
     return links;
   }
@@ -318,6 +339,11 @@ export class Relay implements RecoveringSession {
   }
   /** True while this session's open transaction holds one gate entry. */
   #unitEntry = false;
+  /** Batches taken off `#inflight` whose copies and status are still being settled. */
+  #settling = 0;
+  /** Batches queued to run on the copies behind the client (see #runBehind). */
+  #behind = 0;
+  #behindTail: Promise<void> = Promise.resolve();
 
   /** Releases the write gate for batches that will never finish (the session is closing). */
   releaseGate(): void {
@@ -327,6 +353,9 @@ export class Relay implements RecoveringSession {
 
   /** Closes every copy connection (Terminate), and the catalog connection. */
   async closeLinks(): Promise<void> {
+    // Batches running behind finish first (bounded by copy_timeout): a client that leaves in a
+    // transaction is not a copy failure.
+    await this.#caughtUp();
     const aside = this.#aside;
     this.#aside = undefined;
     if (aside) void aside.then((c) => c.terminate(), () => {});
@@ -551,6 +580,7 @@ export class Relay implements RecoveringSession {
     let retained: Uint8Array | undefined;
     let executePortal = "";
     let splitCopyBytes: Uint8Array | undefined;
+    let boundParse: Uint8Array | undefined;
     switch (code) {
       case FrontendCode.Query: {
         kind = "Query";
@@ -561,7 +591,7 @@ export class Relay implements RecoveringSession {
         statements = c.statements;
         label = sql;
         const unsafe = findUnsafe(c.statements);
-        const planned = unsafe || route !== "all"
+        const planned = unsafe || route !== "all" || !this.#replicates
           ? undefined
           : await this.#planStatements(c.statements, flush);
         const refusal = unsafe ?? this.#unsafePolicy(planned, sql);
@@ -598,7 +628,7 @@ export class Relay implements RecoveringSession {
         statement = m.statement;
         label = m.sql;
         const cursorRefusal = findUnsafe(c.statements);
-        const planned = route === "all" && !cursorRefusal
+        const planned = route === "all" && !cursorRefusal && this.#replicates
           ? await this.#planStatements(c.statements, flush)
           : undefined;
         const refusal = cursorRefusal ?? this.#unsafePolicy(planned, m.sql);
@@ -630,6 +660,7 @@ export class Relay implements RecoveringSession {
         statement = m.statement;
         route = this.#prepared.bound(m.portal, m.statement);
         const s = this.#prepared.statement(m.statement);
+        boundParse = s?.parse;
         if (s?.refused) {
           replacement = encodeBind({ portal: m.portal, statement: m.statement });
         } else if (s?.rowPlan) {
@@ -695,6 +726,7 @@ export class Relay implements RecoveringSession {
       else await gate.enter();
       if (this.#o.membership.version !== this.#membershipVersion) {
         await flush();
+        await this.#caughtUp();
         await this.#refreshLinks();
       }
     }
@@ -703,6 +735,7 @@ export class Relay implements RecoveringSession {
     if (commits || stmts.some(releasesLocks)) {
       await flush();
       await this.#waitIdle();
+      await this.#caughtUp();
     }
     // An explicit COMMIT commits on the copies first: once the original shows the transaction's
     // rows to other sessions, every copy must show them too (a session that saw them on the
@@ -760,6 +793,7 @@ export class Relay implements RecoveringSession {
     batch.entries.push({
       ...entry,
       ...(statement !== undefined ? { statement } : {}),
+      ...(boundParse !== undefined ? { parse: boundParse } : {}),
       ...(statements ? { statements } : {}),
       ...(rowPlans ? { rowPlans } : {}),
       ...(rowPlan ? { rowPlan } : {}),
@@ -780,6 +814,7 @@ export class Relay implements RecoveringSession {
 
   /** Runs COMMIT on every copy before the original gets it; a copy that fails is stale. */
   async #commitCopiesFirst(): Promise<void> {
+    await this.#caughtUp();
     const timeout = this.#o.ctx.config.replication.copyTimeoutMs;
     await Promise.all(
       this.#writeSet().map(async (link) => {
@@ -812,6 +847,9 @@ export class Relay implements RecoveringSession {
   }
 
   #idleFor(except: InFlight | undefined): boolean {
+    // A batch being settled (its copies running, its status not yet taken) is still in flight:
+    // a wrap decision made meanwhile would read the status from before it.
+    if (this.#settling > 0) return false;
     const n = this.#inflight.length;
     return n === 0 || (n === 1 && this.#inflight[0] === except);
   }
@@ -1093,17 +1131,23 @@ export class Relay implements RecoveringSession {
     const reader = original.reader;
     const writer = this.#o.clientWriter;
     const stats = this.#o.ctx.stats;
+    // Everything owed to the client from one read leaves in one write (see ReplyBuffer).
+    const out = new ReplyBuffer();
+    // Called once what precedes them has been written (a wrapped write's ReadyForQuery).
+    const afterWrite: (() => void)[] = [];
+    const flush = async () => {
+      const bytes = out.take();
+      if (bytes !== undefined) {
+        stats.bytesToClients += bytes.length;
+        await writer.write(bytes);
+      }
+      for (const f of afterWrite.splice(0)) f();
+    };
+    // A wrapped write's results wait for the ReadyForQuery of usogres's COMMIT, a later read.
+    let holding = false;
     let fatalSeen = false;
     let readyStatus: TxStatus | undefined;
     for (;;) {
-      let start: Uint8Array | undefined;
-      let length = 0;
-      const flush = async () => {
-        if (!start) return;
-        stats.bytesToClients += length;
-        await writer.write(start.subarray(0, length));
-        start = undefined;
-      };
       let frame: Frame | undefined;
       while ((frame = reader.tryNext())) {
         const head = this.#inflight[0];
@@ -1118,9 +1162,11 @@ export class Relay implements RecoveringSession {
           // usogres's own query: its replies stay here, except asynchronous messages.
           const reply = this.#internalReply(head, frame);
           if (reply) {
-            await flush();
-            await writer.write(frame.bytes);
-            if (typeof reply === "function") reply();
+            out.add(frame.bytes);
+            if (typeof reply === "function") {
+              holding = false;
+              afterWrite.push(reply);
+            }
           }
           continue;
         }
@@ -1138,22 +1184,18 @@ export class Relay implements RecoveringSession {
           await this.#startCopy(head.batch);
         }
         if (verdict && verdict.kind !== "forward") {
-          const replacement = verdict.kind === "replace" ? verdict.bytes : undefined;
-          const spliced = spliceReply(start, length, frame.bytes, replacement);
-          if (spliced) {
-            start = spliced;
-            length += replacement?.length ?? 0;
-            continue;
-          }
-          await flush();
-          if (replacement) await writer.write(replacement);
+          if (verdict.kind === "replace") out.add(verdict.bytes);
           continue;
         }
+        // What came before a held ReadyForQuery stays in `out` while the copies run: it leaves
+        // with the ReadyForQuery (the client can do nothing with a statement's results before
+        // it anyway), and the frames stay valid because the reader is not filled meanwhile.
         if (ready && head && head.batch.splitCommit) {
           this.#inflight.shift();
-          await flush();
+          this.#settling++;
           const outcome = head.tracker.outcome();
           const batch = head.batch;
+          await this.#caughtUp();
           await this.#runOnCopies(batch, outcome);
           if (outcome.status === "inTransaction" && !outcome.error) {
             await this.#commitCopiesFirst();
@@ -1162,6 +1204,7 @@ export class Relay implements RecoveringSession {
               this.#prepared,
             );
             this.#journal?.endBatch("idle");
+            holding = true;
             void this.#internalQuery("COMMIT", batch.wrapped, true).then((rows) => {
               this.#leaveGate(batch, "idle");
               if (rows === undefined) {
@@ -1170,6 +1213,7 @@ export class Relay implements RecoveringSession {
                 }
               }
             });
+            this.#settling--;
             continue;
           }
           // The string failed before its COMMIT: the client gets this ReadyForQuery, as from
@@ -1177,43 +1221,48 @@ export class Relay implements RecoveringSession {
           batch.wrapped?.resolve();
           this.#leaveGate(batch, outcome.status);
           this.#txStatus = outcome.status;
+          this.#settling--;
           readyStatus = outcome.status;
         } else if (ready && head && head.batch.wrapped) {
           // A write usogres put inside a transaction: copies apply it, then the original commits
           // (or rolls back after an error), and the client gets that ReadyForQuery instead.
           this.#inflight.shift();
-          await flush();
+          this.#settling++;
           const outcome = head.tracker.outcome();
+          await this.#caughtUp();
           await this.#runOnCopies(head.batch, { ...outcome, status: "idle" });
           const finish = outcome.status === "inTransaction" ? "COMMIT" : "ROLLBACK";
           const batch = head.batch;
+          holding = true;
           void this.#internalQuery(finish, batch.wrapped).then(() =>
             this.#leaveGate(batch, "idle")
           );
+          this.#settling--;
           continue;
         }
         if (ready && head) {
           this.#inflight.shift();
+          this.#settling++;
           const outcome = head.tracker.outcome();
-          if (head.batch.route === "all" || this.#needsReconcile(outcome.status)) {
-            // Everything before the ReadyForQuery reaches the client now; the ReadyForQuery
-            // itself waits until the copies are done.
-            await flush();
+          if (this.#defers(head.batch, outcome)) {
+            this.#runBehind(head.batch, outcome);
+          } else if (head.batch.route === "all" || this.#needsReconcile(outcome.status)) {
+            // The ReadyForQuery waits until the copies are done.
+            await this.#caughtUp();
             await this.#runOnCopies(head.batch, outcome);
           }
           this.#leaveGate(head.batch, outcome.status);
           this.#txStatus = outcome.status;
+          this.#settling--;
           // The session learns of it only once the ReadyForQuery is written (below): a graceful
           // shutdown sends 57P01 next, and it must not overtake the result.
           readyStatus = outcome.status;
         }
-        if (!start) {
-          start = new Uint8Array(frame.bytes.buffer, frame.bytes.byteOffset);
-          length = 0;
-        }
-        length += frame.bytes.length;
+        out.add(frame.bytes);
       }
-      await flush();
+      // Small results of a wrapped write wait for its ReadyForQuery; large ones go now.
+      if (holding && out.size <= HOLD_LIMIT) out.hold();
+      else await flush();
       if (readyStatus !== undefined) {
         this.#o.onReady(readyStatus);
         readyStatus = undefined;
@@ -1222,6 +1271,7 @@ export class Relay implements RecoveringSession {
       // Handing the connection to the pool: stop here, without a read pending on the socket.
       if (this.#detaching && this.#inflight.length === 0) return;
       if (!(await reader.fill())) {
+        await flush().catch(() => {});
         if (fatalSeen || this.#terminated) return;
         throw new BackendError(original.target.name, { kind: "closed" });
       }
@@ -1241,7 +1291,9 @@ export class Relay implements RecoveringSession {
       case BackendCode.NoticeResponse:
       case BackendCode.NotificationResponse:
       case BackendCode.ParameterStatus:
-        return true;
+        // The reset for the connection cache runs after the client left: its ParameterStatus
+        // messages (DISCARD ALL after a SET ROLE reports is_superuser again) go nowhere.
+        return !this.#detaching;
       case BackendCode.DataRow:
         internal.rows.push(decodeDataRow(frame).map((v) => (v === null ? null : utf8.decode(v))));
         return false;
@@ -1270,13 +1322,81 @@ export class Relay implements RecoveringSession {
     }
   }
 
+  /**
+   * Whether a finished batch may run on the copies behind the client: it wrote inside a
+   * transaction that stays open, so nothing it did is visible to another session until the
+   * COMMIT, which waits for it (see docs/replication.md, "Running behind in a transaction").
+   */
+  #defers(batch: Batch, outcome: BatchOutcome): boolean {
+    return outcome.status === "inTransaction" && outcome.error === undefined &&
+      batch.route === "all" && !batch.copyStarted && !batch.copiesCommitted && !batch.alone &&
+      batch.wrapped === undefined && this.#links.length > 0 && this.#behind < MAX_BEHIND;
+  }
+
+  /**
+   * Sends a batch to the copies without waiting for them; the client gets its ReadyForQuery
+   * now. Each copy link pipelines such batches, so a copy runs them back to back.
+   */
+  #runBehind(batch: Batch, outcome: BatchOutcome): void {
+    batch.behind = true;
+    this.#noteSession(batch, outcome);
+    const membership = this.#o.membership;
+    for (const c of this.#o.ctx.config.copies) {
+      if (!membership.isInSync(c.name)) membership.get(c.name).writesSkipped++;
+    }
+    const timeout = this.#o.ctx.config.replication.copyTimeoutMs;
+    const runs = this.#writeSet().map((link) =>
+      this.#runOnCopyBehind(link, batch, outcome, timeout)
+    );
+    // The journal gets it now, in order: batches that do not run behind wait for these first.
+    this.#record(batch, outcome);
+    this.#behind++;
+    this.#behindTail = Promise.all([this.#behindTail, ...runs]).then(() => {
+      this.#behind--;
+    });
+  }
+
+  async #runOnCopyBehind(
+    link: CopyLink,
+    batch: Batch,
+    original: BatchOutcome,
+    timeout: number,
+  ): Promise<void> {
+    try {
+      const hashing = this.#o.ctx.config.replication.returningHash;
+      const sent = link.withStatements(
+        copyMessages(batch.entries, this.#rowStatementsFor(link, batch), hashing),
+        this.#prepared,
+      );
+      const o = await link.pipeline(sent, timeout, hashing);
+      if (!this.#links.includes(link)) return; // dropped meanwhile (a batch before failed)
+      const diverged = compareOutcomes(original, o, sent, hashing ? batch.entries : undefined) ??
+        (o.status === original.status
+          ? undefined
+          : `transaction status differs: original ${original.status}, copy ${o.status}`);
+      if (diverged) return this.#diverged(link, batch, diverged);
+      if (batch.entries.some((e) => e.statements?.some(clearsPrepared))) link.forgetStatements();
+      this.#o.membership.get(link.name).writesApplied++;
+    } catch (e: unknown) {
+      if (this.#links.includes(link)) this.#copyFailed(link, errorText(e), batch);
+    }
+  }
+
+  /** Resolves when every batch queued by {@link #runBehind} has run on the copies. */
+  #caughtUp(): Promise<void> {
+    return this.#behind === 0 ? Promise.resolve() : this.#behindTail;
+  }
+
   #needsReconcile(status: TxStatus): boolean {
+    // Batches still running behind leave every copy (and the journal) in a transaction.
+    if (this.#behind > 0) return status !== "inTransaction";
     return this.#links.some((l) => l.status !== status) ||
       (this.#journal !== undefined && this.#journal.status !== status);
   }
 
   /** Starts a COPY FROM STDIN on every copy: they get the batch so far, then the data stream. */
   async #startCopy(batch: Batch): Promise<void> {
+    await this.#caughtUp();
     batch.copyStarted = true;
     batch.copyEntries = batch.entries.length;
     const messages = copyMessages(batch.entries);
@@ -1323,21 +1443,7 @@ export class Relay implements RecoveringSession {
 
   /** Records a finished batch for the journal of a recovering copy, as a copy would run it. */
   #record(batch: Batch, original: BatchOutcome): void {
-    if (!original.error && batch.route === "all") {
-      const session = batch.entries.every((e) =>
-        e.kind !== "Query" || (e.statements ?? []).every((st) => st.class === "session")
-      );
-      if (session && batch.entries.some((e) => e.kind === "Query")) {
-        // SET and friends: replayed first on a connection that joins this session later.
-        for (const m of copyMessages(batch.entries)) {
-          this.#sessionState.push({ kind: "messages", kinds: [m.kind], bytes: m.bytes });
-        }
-        if (this.#sessionState.length > 200) this.#sessionState.splice(0, 100);
-      }
-      if (batch.entries.some((e) => e.statements?.some((st) => st.temporary))) {
-        this.#hasTemporary = true;
-      }
-    }
+    if (!batch.behind) this.#noteSession(batch, original);
     const jl = this.#journal;
     if (!jl) return;
     if (batch.copyStarted) {
@@ -1364,6 +1470,24 @@ export class Relay implements RecoveringSession {
     if (jl.status !== original.status || original.error) jl.reconcile(original.status);
     jl.endBatch(original.status);
     if (jl.journal.closed && jl.status === "idle") this.#journal = undefined;
+  }
+
+  /** Follows what a finished batch did to the session (SET, temporary objects). */
+  #noteSession(batch: Batch, original: BatchOutcome): void {
+    if (original.error || batch.route !== "all") return;
+    const session = batch.entries.every((e) =>
+      e.kind !== "Query" || (e.statements ?? []).every((st) => st.class === "session")
+    );
+    if (session && batch.entries.some((e) => e.kind === "Query")) {
+      // SET and friends: replayed first on a connection that joins this session later.
+      for (const m of copyMessages(batch.entries)) {
+        this.#sessionState.push({ kind: "messages", kinds: [m.kind], bytes: m.bytes });
+      }
+      if (this.#sessionState.length > 200) this.#sessionState.splice(0, 100);
+    }
+    if (batch.entries.some((e) => e.statements?.some((st) => st.temporary))) {
+      this.#hasTemporary = true;
+    }
   }
 
   // ---- recovery (RecoveringSession) ---------------------------------------------------------
@@ -1412,6 +1536,20 @@ export class Relay implements RecoveringSession {
     const aside = this.#aside;
     this.#aside = undefined;
     if (aside) void aside.then((c) => c.terminate(), () => {});
+  }
+
+  /**
+   * The link's prepared row statements for a batch's writes replicated by rows; undefined (the
+   * literal form) when the batch has none or drops prepared statements (DISCARD ALL, DEALLOCATE
+   * ALL): one prepared earlier might be gone before its Bind. Such a batch makes the link forget
+   * its row statements now, before later batches (pipelined behind it) are built.
+   */
+  #rowStatementsFor(link: CopyLink, batch: Batch): RowStatements | undefined {
+    if (batch.entries.some((e) => e.statements?.some(clearsPrepared))) {
+      link.rowStatements.forget();
+      return undefined;
+    }
+    return batch.rowBased ? link.rowStatements : undefined;
   }
 
   async #runOnCopy(
@@ -1465,9 +1603,7 @@ export class Relay implements RecoveringSession {
       }
     } else if (batch.route === "all") {
       const clears = batch.entries.some((e) => e.statements?.some(clearsPrepared));
-      // Writes replicated by rows run as the link's prepared row statements, unless the batch
-      // drops prepared statements (one it prepared earlier might be gone before its Bind).
-      const rows = batch.rowBased && !clears ? link.rowStatements : undefined;
+      const rows = this.#rowStatementsFor(link, batch);
       const hashing = this.#o.ctx.config.replication.returningHash;
       messages = link.withStatements(copyMessages(batch.entries, rows, hashing), this.#prepared);
       outcome = await link.run(messages, timeout, hashing);
@@ -1698,40 +1834,6 @@ function clearsPrepared(s: { node: string; deallocate?: string | null }): boolea
   // copy would otherwise be sent a Bind of a statement it no longer has.
   return s.node === "DiscardStmt" || s.deallocate === null ||
     (s.deallocate?.startsWith(ROW_STATEMENT_PREFIX) ?? false);
-}
-
-/**
- * Drops (or replaces with something no longer) a reply of the original in the reader's buffer,
- * where it follows the bytes waiting to go to the client, so that they and the replies after it
- * still form one contiguous run, written to the client in one go (a write per dropped reply would
- * cost a system call per row-based write). The bytes waiting are moved forward over the reply
- * (the replacement, if any, takes the reply's last bytes). Only bytes the reader has already
- * handed out are touched; nothing else holds them (the reply was decoded and copied first).
- *
- * @param start the bytes waiting (a view from their first byte), or undefined when none wait
- * @param length how many bytes wait
- * @param reply the reply to drop, a view into the same buffer
- * @param replacement what the client gets instead, if anything
- * @returns the new start of the waiting bytes, or undefined when the reply cannot be spliced out
- */
-function spliceReply(
-  start: Uint8Array | undefined,
-  length: number,
-  reply: Uint8Array,
-  replacement: Uint8Array | undefined,
-): Uint8Array | undefined {
-  const r = replacement?.length ?? 0;
-  if (r > reply.length || reply.buffer instanceof SharedArrayBuffer) return undefined;
-  if (start && (start.buffer !== reply.buffer || start.byteOffset + length !== reply.byteOffset)) {
-    return undefined;
-  }
-  if (!start && r === 0) return undefined;
-  const buffer = new Uint8Array(reply.buffer);
-  const end = reply.byteOffset + reply.length;
-  if (replacement) buffer.set(replacement, end - r);
-  const from = end - r - length;
-  if (start) buffer.copyWithin(from, start.byteOffset, start.byteOffset + length);
-  return new Uint8Array(reply.buffer, from);
 }
 
 function errorText(e: unknown): string {

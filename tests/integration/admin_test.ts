@@ -116,6 +116,7 @@ Deno.test("admin: console, health checks and metrics", async (t) => {
       "connected_since",
       "bytes_in",
       "bytes_out",
+      "worker",
     ]);
     assert.ok(clients.rows.some((r) => r.database === "usogres" && r.state === "admin"));
 

@@ -50,6 +50,7 @@ interface PgConnection {
   execute(c: { portal?: string; rows?: number }): void;
   query(text: string): void;
   describe(c: { type: "P" | "S"; name?: string }): void;
+  close(c: { type: "P" | "S"; name?: string }): void;
   sync(): void;
   end(): void;
   on(event: string, fn: (m: WireMessage) => void): void;
@@ -318,6 +319,58 @@ Deno.test("replication: real client workloads leave every server identical", asy
       }, 3);
       assert.deepEqual(outcomes(tx), ["BEGIN", "INSERT 0 1", "COMMIT"]);
       await assertEverywhere(cluster, db, "SELECT id FROM t ORDER BY id", "1\n2\n3\n");
+    },
+  );
+
+  await step(
+    "node-postgres protocol: writes running behind in a transaction keep the statements they bound",
+    "pg_behind_reparse",
+    async (db) => {
+      await using wire = await WireSession.open(proxy, db);
+      await wire.send((c) => c.query("CREATE TABLE a (id int); CREATE TABLE b (id int)"), 1);
+      // Inside a transaction the copies run each batch after the client got its ReadyForQuery;
+      // here the client closes and re-parses the statement while the copies may still be behind.
+      const replies = await wire.send((c) => {
+        c.query("BEGIN");
+        c.parse({ name: "s", text: "INSERT INTO a VALUES ($1::int)" });
+        c.bind({ statement: "s", values: ["1"] });
+        c.execute({});
+        c.sync();
+        c.bind({ statement: "s", values: ["2"] });
+        c.execute({});
+        c.sync();
+        c.close({ type: "S", name: "s" });
+        c.parse({ name: "s", text: "INSERT INTO b VALUES ($1::int)" });
+        c.sync();
+        c.bind({ statement: "s", values: ["3"] });
+        c.execute({});
+        c.sync();
+        c.query("COMMIT");
+      }, 6);
+      assert.deepEqual(outcomes(replies), [
+        "BEGIN",
+        "INSERT 0 1",
+        "INSERT 0 1",
+        "INSERT 0 1",
+        "COMMIT",
+      ]);
+      // A Close alone is a batch that writes nothing, so it reaches the original alone; the
+      // copies still have the statement when the name is parsed again.
+      const again = await wire.send((c) => {
+        c.close({ type: "S", name: "s" });
+        c.sync();
+        c.parse({ name: "s", text: "INSERT INTO a VALUES ($1::int + 10)" });
+        c.bind({ statement: "s", values: ["4"] });
+        c.execute({});
+        c.sync();
+      }, 2);
+      assert.deepEqual(outcomes(again), ["INSERT 0 1"]);
+      await assertEverywhere(
+        cluster,
+        db,
+        "SELECT 'a', id FROM a UNION ALL SELECT 'b', id FROM b ORDER BY 1, 2",
+        "a|1\na|2\na|14\nb|3\n",
+      );
     },
   );
 

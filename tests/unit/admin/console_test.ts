@@ -100,6 +100,7 @@ Deno.test("admin console: SHOW CLIENTS names states as pg_stat_activity does", a
     "connected_since",
     "bytes_in",
     "bytes_out",
+    "worker",
   ]);
   assert.deepEqual(column(r, "state"), [
     "idle",

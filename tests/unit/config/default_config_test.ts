@@ -23,6 +23,7 @@ Deno.test("defaultConfig: fills in every default around the given servers", () =
       maxClientsPerAddress: 0,
       clientIdleTimeoutMs: 0,
       idleInTransactionTimeoutMs: 0,
+      workers: 1,
     },
     original: {
       name: "original",

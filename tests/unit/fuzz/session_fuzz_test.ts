@@ -22,6 +22,7 @@ import { newProxyStats, type SessionContext } from "../../../src/session/context
 import { createClientSecurity } from "../../../src/session/security.ts";
 import { RecoveryState } from "../../../src/session/journal.ts";
 import { BackendPool } from "../../../src/session/backend_pool.ts";
+import { DeadlineSweep } from "../../../src/session/deadlines.ts";
 import { captures, fuzzCases, fuzzSeed, mutate, Rng } from "./_fuzz.ts";
 
 const FIXTURES = new URL("../../fixtures/tls/", import.meta.url).pathname;
@@ -103,6 +104,8 @@ async function presets(): Promise<Preset[]> {
 }
 
 let sessionIds = 0;
+/** Startup timeouts of every fuzzed session; closed when the fuzz ends. */
+const startupDeadlines = new DeadlineSweep<() => void>((expired) => expired());
 
 async function contextFor(config: Config): Promise<SessionContext> {
   const security = await createClientSecurity(config, () => Promise.resolve(undefined));
@@ -120,6 +123,7 @@ async function contextFor(config: Config): Promise<SessionContext> {
     writeGate: new WriteGate(),
     recovery: new RecoveryState(),
     pool: new BackendPool(0, 0),
+    startupDeadlines,
     fanoutLatency: new Histogram(),
     adminConsole: undefined,
     nextSessionId: () => ++sessionIds,
@@ -207,6 +211,7 @@ Deno.test({
         throw new Error(`${where}: ${String(e)}`, { cause: e });
       }
     }
+    startupDeadlines.close();
     // The fuzz reaches the exchanges and their failures, not only the framer.
     for (const c of ["R10", "R11", "R5", "08P01", "28000"]) assert.ok(seen.has(c), c);
   },
