@@ -97,6 +97,8 @@ const utf8 = new TextDecoder();
  */
 const MAX_BEHIND = 32;
 
+const COMMIT_QUERY = encodeQuery("COMMIT");
+
 /** Results of a wrapped write up to this size wait for its ReadyForQuery (copied once). */
 const HOLD_LIMIT = 16 * 1024;
 
@@ -814,26 +816,31 @@ export class Relay implements RecoveringSession {
 
   /** Runs COMMIT on every copy before the original gets it; a copy that fails is stale. */
   async #commitCopiesFirst(): Promise<void> {
-    await this.#caughtUp();
     const timeout = this.#o.ctx.config.replication.copyTimeoutMs;
-    await Promise.all(
-      this.#writeSet().map(async (link) => {
-        try {
-          const o = await link.query("COMMIT", timeout);
-          if (o.error || o.status !== "idle") {
-            this.#copyFailed(
-              link,
-              `COMMIT failed on the copy before the original: ${o.error?.code ?? ""} ${
-                o.error?.message ?? o.status
-              }`,
-              undefined,
-            );
-          }
-        } catch (e: unknown) {
-          this.#copyFailed(link, `COMMIT failed on the copy: ${errorText(e)}`, undefined);
-        }
-      }),
+    const commit: CopyMessage[] = [{ kind: "Query", bytes: COMMIT_QUERY, source: -1 }];
+    // Pipelined behind the batches still running behind, so each copy commits as soon as it
+    // has run them, without a round trip in between. A copy that failed one of them is dropped
+    // already (its COMMIT, which then rolls back, is not looked at).
+    const links = this.#writeSet();
+    const outcomes = links.map((link) =>
+      link.pipeline(commit, timeout).then(
+        (o) =>
+          o.error || o.status !== "idle"
+            ? `COMMIT failed on the copy before the original: ${o.error?.code ?? ""} ${
+              o.error?.message ?? o.status
+            }`
+            : undefined,
+        (e: unknown) => `COMMIT failed on the copy: ${errorText(e)}`,
+      )
     );
+    await this.#caughtUp();
+    const failures = await Promise.all(outcomes);
+    links.forEach((link, i) => {
+      const failure = failures[i];
+      if (failure !== undefined && this.#links.includes(link)) {
+        this.#copyFailed(link, failure, undefined);
+      }
+    });
   }
 
   /** Resolves when no batch is in flight (every earlier batch finished, copies included). */
