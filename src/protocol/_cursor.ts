@@ -149,6 +149,27 @@ export class Cursor {
   }
 
   /**
+   * Skips `n` bytes.
+   *
+   * @param n how many bytes
+   * @throws {ProtocolError} when fewer are left
+   */
+  skip(n: number): void {
+    this.#need(n);
+  }
+
+  /**
+   * Skips a NUL-terminated string without decoding it.
+   *
+   * @throws {ProtocolError} when the terminator is missing
+   */
+  skipCString(): void {
+    const nul = this.#b.indexOf(0, this.#pos);
+    if (nul < 0 || nul >= this.#end) throw new ProtocolError("invalid string in message");
+    this.#pos = nul + 1;
+  }
+
+  /**
    * Reads everything left as a view.
    *
    * @returns the bytes

@@ -190,6 +190,33 @@ export function decodeBindFull(frame: Frame): BindFull {
 }
 
 /**
+ * Whether a Bind ('B') asks for every result column in text format (no result format codes, or
+ * only 0): its parameters are skipped by their lengths, not decoded, and the message is checked
+ * as {@link decodeBindFull} checks it (its names are not decoded: see {@link decodeBind}).
+ *
+ * @param frame the message
+ * @returns true when the results come back in text only
+ * @throws {ProtocolError} when malformed
+ */
+export function bindResultsText(frame: Frame): boolean {
+  const c = Cursor.of(frame, FrontendCode.Bind, "Bind");
+  c.skipCString();
+  c.skipCString();
+  c.skip(2 * c.uint16());
+  const n = c.uint16();
+  for (let i = 0; i < n; i++) {
+    const len = c.int32();
+    if (len < -1) throw new ProtocolError("invalid message format");
+    if (len > 0) c.skip(len);
+  }
+  const formats = c.uint16();
+  let text = true;
+  for (let i = 0; i < formats; i++) if (c.int16() !== 0) text = false;
+  c.end();
+  return text;
+}
+
+/**
  * Encodes a Bind ('B').
  *
  * @param input portal, statement, formats and parameters
@@ -218,6 +245,28 @@ export function encodeBind(input: BindInput): Uint8Array<ArrayBuffer> {
   w.int16(resultFormats.length);
   for (const f of resultFormats) w.int16(f);
   return w.end().finish();
+}
+
+/**
+ * Encodes a Bind ('B') of a named statement to the unnamed portal, every parameter and result in
+ * text format, with the parameters given already in their wire form: for each, a 32-bit length
+ * (-1 for NULL) and its bytes, as a DataRow carries its values. The chunks are written one after
+ * the other; the caller vouches that together they hold exactly `count` values.
+ *
+ * @param statement the statement name
+ * @param count how many parameters the chunks hold
+ * @param chunks the parameters in wire form
+ * @returns the message
+ */
+export function encodeBindWire(
+  statement: string,
+  count: number,
+  chunks: readonly Uint8Array[],
+): Uint8Array<ArrayBuffer> {
+  const w = scratchWriter().start(FrontendCode.Bind).int8(0).cstring(statement).int16(0)
+    .int16(count);
+  for (const chunk of chunks) w.bytes(chunk);
+  return w.int16(0).end().finish();
 }
 
 /**

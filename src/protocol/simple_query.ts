@@ -262,6 +262,31 @@ export function decodeDataRow(frame: Frame): (Uint8Array<ArrayBuffer> | null)[] 
 }
 
 /**
+ * Where value `k` of a DataRow ('D') starts, found by the values' lengths without decoding them;
+ * the whole message is checked as {@link decodeDataRow} checks it. The value count is the 16-bit
+ * integer at byte 5; each value is a 32-bit length (-1 for NULL) and its bytes, from byte 7.
+ *
+ * @param frame the message
+ * @param k the value's index
+ * @returns its offset in `frame.bytes` (the message's length when the row has k values or fewer)
+ * @throws {ProtocolError} when malformed
+ */
+export function dataRowOffset(frame: Frame, k: number): number {
+  const c = Cursor.of(frame, BackendCode.DataRow, "DataRow");
+  const count = c.uint16();
+  const size = frame.bytes.length;
+  let at = size;
+  for (let i = 0; i < count; i++) {
+    if (i === k) at = size - c.remaining;
+    const len = c.int32();
+    if (len < -1) throw new ProtocolError("invalid message format");
+    if (len > 0) c.skip(len);
+  }
+  c.end();
+  return at;
+}
+
+/**
  * Encodes a DataRow ('D'); strings are sent as UTF-8 text.
  *
  * @param values the column values; null is SQL NULL

@@ -7,13 +7,14 @@
  * first one that makes the batch a write, and sent to the copies once the original has finished.
  */
 
+import type { CapturedRow } from "./captured_row.ts";
 import type { StatementInfo } from "./classify.ts";
 import type { DmlPlan } from "./determinism.ts";
 
 /** A statement replicated by rows: the original returns them, copies get explicit values. */
 export type RowPlan = Extract<DmlPlan, { kind: "rowBased" }>;
 
-/** Rows of the added columns, as text (null for SQL NULL), captured from the original. */
+/** Rows as text (null for SQL NULL): the replies to usogres's own queries. */
 export type CapturedRows = (string | null)[][];
 
 /** The frontend messages a batch is made of, as the reply tracker needs to tell them apart. */
@@ -47,8 +48,11 @@ export interface BatchEntry {
   readonly rowPlans?: readonly (RowPlan | undefined)[];
   /** For Parse, Bind, Describe and Execute of a statement replicated by rows: its plan. */
   readonly rowPlan?: RowPlan;
-  /** Rows captured from the original: per statement for a Query, at [0] for an Execute. */
-  captured?: CapturedRows[];
+  /**
+   * Rows of the added columns captured from the original (see `captured_row.ts`): per statement
+   * for a Query, at [0] for an Execute.
+   */
+  captured?: CapturedRow[][];
 }
 
 /** How a batch is routed. */

@@ -37,6 +37,7 @@ import { AS_IS, type PlanContext, unsafe } from "./_determinism_common.ts";
 import { planNode } from "./_determinism_plan.ts";
 import { CallJudge, stringOf } from "./_determinism_scan.ts";
 import { buildCopy, catalogSql, quoteIdent, type Template } from "./_determinism_sql.ts";
+import { type CapturedRow, rowTexts } from "./captured_row.ts";
 
 /** One column of a table, from the catalog. */
 export interface ColumnInfo {
@@ -267,7 +268,7 @@ function sliceBytes(sql: string, end: number): string {
  * the original ("INSERT 0 n", "UPDATE n", "DELETE n"), also for n = 0, and advances the plan's
  * sequences as many times as the original did.
  * @param plan a row-based plan from {@link planStatement}
- * @param rows the added columns of each returned row
+ * @param rows the added columns of each returned row (captured, or text with null for NULL)
  * @param returning whether the statement returns the rows it writes (the added columns, in
  *   order), to compare them with the original's
  * @returns the SQL text
@@ -275,7 +276,7 @@ function sliceBytes(sql: string, end: number): string {
  */
 export function copyStatement(
   plan: Extract<DmlPlan, { kind: "rowBased" }>,
-  rows: readonly (readonly (string | null)[])[],
+  rows: readonly CapturedRow[],
   returning = false,
 ): string {
   let template: Template;
@@ -285,7 +286,7 @@ export function copyStatement(
     throw new RangeError("row-based plan has a malformed template");
   }
   if (template.op !== plan.op) throw new RangeError("row-based plan's template is of another op");
-  return buildCopy(plan, template, rows, { returning });
+  return buildCopy(plan, template, rows.map(rowTexts), { returning });
 }
 
 /**

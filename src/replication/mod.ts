@@ -46,6 +46,7 @@ export {
 export { findUnsafe, type Refusal, refusalSql } from "./refusal.ts";
 export { CatalogCache } from "./catalog_cache.ts";
 export { planFor, transformReply, type Verdict } from "./row_capture.ts";
+export { type CapturedRow, RawRow, rawRow, rowTexts } from "./captured_row.ts";
 export {
   catalogQuery,
   type ColumnInfo,

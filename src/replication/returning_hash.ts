@@ -10,6 +10,7 @@
  */
 
 import { BackendCode, encodeDataRow, type Frame } from "../protocol/mod.ts";
+import { type CapturedRow, RawRow } from "./captured_row.ts";
 
 /** The digest of no rows. */
 export const NO_ROWS = "0";
@@ -46,9 +47,26 @@ export class RowsHash {
     this.#add(encodeDataRow(values.map((v) => (v === null ? null : utf8.encode(v)))), 5);
   }
 
-  #add(bytes: Uint8Array, from: number): void {
-    let a = OFFSET_A;
-    let b = OFFSET_B;
+  /**
+   * Adds one row captured in wire form: hashed as the DataRow it came from would be, had it held
+   * only these values.
+   *
+   * @param row the row
+   */
+  addRawRow(row: RawRow): void {
+    const n = row.length;
+    const a = Math.imul(
+      Math.imul(OFFSET_A ^ ((n >>> 8) & 0xff), FNV_PRIME) ^ (n & 0xff),
+      FNV_PRIME,
+    );
+    const b = Math.imul(
+      Math.imul(OFFSET_B ^ ((n >>> 8) & 0xff), FNV_PRIME) ^ (n & 0xff),
+      FNV_PRIME,
+    );
+    this.#add(row.bytes, 0, a, b);
+  }
+
+  #add(bytes: Uint8Array, from: number, a = OFFSET_A, b = OFFSET_B): void {
     for (let i = from; i < bytes.length; i++) {
       const byte = bytes[i]!;
       a = Math.imul(a ^ byte, FNV_PRIME);
@@ -73,14 +91,17 @@ export class RowsHash {
 const utf8 = new TextEncoder();
 
 /**
- * The digest of rows captured as text.
+ * The digest of captured rows (in wire form, or as text).
  *
  * @param rows the rows
  * @returns their digest
  */
-export function textRowsDigest(rows: readonly (readonly (string | null)[])[]): string {
+export function textRowsDigest(rows: readonly CapturedRow[]): string {
   const hash = new RowsHash();
-  for (const row of rows) hash.addTextRow(row);
+  for (const row of rows) {
+    if (row instanceof RawRow) hash.addRawRow(row);
+    else hash.addTextRow(row);
+  }
   return hash.digest();
 }
 

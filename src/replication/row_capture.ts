@@ -3,20 +3,20 @@
  * What the client sees of a statement replicated by rows. The original runs it with extra
  * RETURNING columns; this module decides, reply by reply, what reaches the client: RowDescription
  * and DataRow are cut back to the client's own columns (or dropped, or a Describe answered with
- * NoData, when the client asked for no rows), and the extra columns are kept as text for the
- * copies. Everything else passes unchanged.
+ * NoData, when the client asked for no rows), and the extra columns are kept for the copies, as
+ * the bytes the DataRow carried them in (`captured_row.ts`). Everything else passes unchanged.
  */
 
 import {
   BackendCode,
-  decodeDataRow,
+  dataRowOffset,
   decodeRowDescription,
-  encodeDataRow,
   encodeRowDescription,
   type Frame,
   NO_DATA,
 } from "../protocol/mod.ts";
 import type { BatchEntry, RowPlan } from "./batch.ts";
+import { RawRow } from "./captured_row.ts";
 
 /** What to do with one reply. */
 export type Verdict =
@@ -26,7 +26,6 @@ export type Verdict =
 
 const FORWARD: Verdict = { kind: "forward" };
 const DROP: Verdict = { kind: "drop" };
-const utf8 = new TextDecoder();
 
 /**
  * The plan a reply concerns, if any.
@@ -61,15 +60,33 @@ export function transformReply(entry: BatchEntry, statementIndex: number, frame:
     }
     case BackendCode.DataRow: {
       if (entry.kind !== "Query" && entry.kind !== "Execute") return FORWARD;
-      const values = decodeDataRow(frame);
+      const at = dataRowOffset(frame, k);
+      const row = RawRow.fromDataRow(frame, k, at);
       const slot = entry.kind === "Query" ? statementIndex : 0;
       entry.captured ??= [];
-      const rows = entry.captured[slot] ??= [];
-      rows.push(values.slice(k).map((v) => (v === null ? null : utf8.decode(v))));
+      (entry.captured[slot] ??= []).push(row);
       if (k === 0) return DROP;
-      return { kind: "replace", bytes: encodeDataRow(values.slice(0, k)) };
+      return { kind: "replace", bytes: leadingValues(frame, k, at) };
     }
     default:
       return FORWARD;
   }
+}
+
+/**
+ * A DataRow (checked by `dataRowOffset`) cut back to its first `k` values, which end at byte
+ * `end` (or all of them, when it has no more).
+ */
+function leadingValues(frame: Frame, k: number, end: number): Uint8Array {
+  const b = frame.bytes;
+  k = Math.min(k, (b[5]! << 8) | b[6]!);
+  const out = b.slice(0, end);
+  const len = end - 1;
+  out[1] = len >>> 24;
+  out[2] = len >>> 16;
+  out[3] = len >>> 8;
+  out[4] = len;
+  out[5] = k >>> 8;
+  out[6] = k;
+  return out;
 }

@@ -18,8 +18,9 @@
  * with none, so the first write of each shape on it carries the Parse.
  */
 
-import { encodeBind, encodeExecute, encodeParse } from "../protocol/mod.ts";
+import { encodeBindWire, encodeExecute, encodeParse } from "../protocol/mod.ts";
 import type { RowPlan } from "./batch.ts";
+import { type CapturedRow, rawRow, rowTexts } from "./captured_row.ts";
 import { buildCopy, type Template } from "./_determinism_sql.ts";
 import type { CopyMessage } from "./mirror.ts";
 
@@ -48,6 +49,8 @@ const texts = new WeakMap<object, Map<string, string>>();
 /** Most texts kept per table. */
 const MAX_TEXTS_PER_TABLE = 1000;
 const shapes = new WeakMap<RowPlan, string>();
+/** Execute of the unnamed portal, no row limit (do not mutate). */
+const EXECUTE = encodeExecute();
 
 function templateOf(plan: RowPlan): Template {
   let template = templates.get(plan.template);
@@ -79,21 +82,61 @@ function shapeOf(plan: RowPlan): string {
 }
 
 /**
- * The copies' statement for rows the original returned, with the values as parameters. It does
- * what `copyStatement` does (same rows written, same CommandComplete tag, same sequence advances).
- * The text is cached per plan and row count.
- *
- * @param plan a row-based plan
- * @param rows the added columns of each returned row, text format, null for NULL
- * @param returning whether the statement returns the rows it writes (see `buildCopy`)
- * @returns the statement, or undefined when there are no rows or too many for one statement
- * @throws RangeError when a row has the wrong number of values or the template is not the plan's
+ * Statement texts by plan, then at `2 × rows + (returning ? 1 : 0)` (see {@link statementText};
+ * at most 2 × ({@link MAX_PARAMETERISED_ROWS} + 1) slots, filled as row counts occur).
  */
-export function parameterisedStatement(
+const byPlan = new WeakMap<RowPlan, (string | undefined)[]>();
+
+/**
+ * The statement's text for `n` rows: cached per plan object (a prepared statement keeps its plan,
+ * so each of its executions finds the text without building a key), then per table and shape (a
+ * simple Query gets a new plan each time). The text depends on the rows only by their count.
+ */
+function statementText(
   plan: RowPlan,
-  rows: readonly (readonly (string | null)[])[],
-  returning = false,
-): ParameterisedStatement | undefined {
+  template: Template,
+  n: number,
+  returning: boolean,
+  params: number,
+): string {
+  const slot = 2 * n + (returning ? 1 : 0);
+  let mine = byPlan.get(plan);
+  const cached = mine?.[slot];
+  if (cached !== undefined) return cached;
+  let byShape = texts.get(plan.table);
+  if (byShape === undefined) {
+    byShape = new Map();
+    texts.set(plan.table, byShape);
+  }
+  const key = `${n}\0${returning}\0${shapeOf(plan)}`;
+  let sql = byShape.get(key);
+  if (sql === undefined) {
+    let count = 0;
+    const width = plan.addedColumns.length;
+    const rows = Array.from({ length: n }, () => new Array<null>(width).fill(null));
+    sql = buildCopy(plan, template, rows, {
+      value: (_value, type) => `$${++count}::${type}`,
+      returning,
+    });
+    if (count !== params) {
+      throw new RangeError(`statement has ${count} parameters, expected ${params}`);
+    }
+    if (byShape.size >= MAX_TEXTS_PER_TABLE) byShape.clear();
+    byShape.set(key, sql);
+  }
+  if (mine === undefined) {
+    mine = [];
+    byPlan.set(plan, mine);
+  }
+  mine[slot] = sql;
+  return sql;
+}
+
+/** The template and the number of values each row binds, or undefined for the literal form. */
+function checkRows(
+  plan: RowPlan,
+  rows: readonly CapturedRow[],
+): { readonly template: Template; readonly perRow: number } | undefined {
   const width = plan.addedColumns.length;
   if (
     rows.length === 0 || rows.length > MAX_PARAMETERISED_ROWS ||
@@ -102,35 +145,41 @@ export function parameterisedStatement(
     return undefined;
   }
   const template = templateOf(plan);
-  // Only a DELETE writes fewer values than the rows hold: the primary key's.
-  const perRow = template.op === "delete" ? template.key : width;
+  for (let i = 0; i < rows.length; i++) {
+    const length = rows[i]!.length;
+    if (length !== width) {
+      throw new RangeError(`row ${i + 1} has ${length} values, expected ${width}`);
+    }
+  }
+  // Only a DELETE binds fewer values than the rows hold: the primary key's.
+  return { template, perRow: template.op === "delete" ? template.key : width };
+}
+
+/**
+ * The copies' statement for rows the original returned, with the values as parameters. It does
+ * what `copyStatement` does (same rows written, same CommandComplete tag, same sequence advances).
+ * The text is cached per plan and row count.
+ *
+ * @param plan a row-based plan
+ * @param rows the added columns of each returned row (captured, or text with null for NULL)
+ * @param returning whether the statement returns the rows it writes (see `buildCopy`)
+ * @returns the statement, or undefined when there are no rows or too many for one statement
+ * @throws RangeError when a row has the wrong number of values or the template is not the plan's
+ */
+export function parameterisedStatement(
+  plan: RowPlan,
+  rows: readonly CapturedRow[],
+  returning = false,
+): ParameterisedStatement | undefined {
+  const checked = checkRows(plan, rows);
+  if (checked === undefined) return undefined;
+  const { template, perRow } = checked;
   const params: (string | null)[] = [];
-  for (const [i, row] of rows.entries()) {
-    if (row.length !== width) {
-      throw new RangeError(`row ${i + 1} has ${row.length} values, expected ${width}`);
-    }
-    for (let j = 0; j < perRow; j++) params.push(row[j] ?? null);
+  for (const row of rows) {
+    const values = rowTexts(row);
+    for (let j = 0; j < perRow; j++) params.push(values[j] ?? null);
   }
-  let byShape = texts.get(plan.table);
-  if (byShape === undefined) {
-    byShape = new Map();
-    texts.set(plan.table, byShape);
-  }
-  const key = `${rows.length}\0${returning}\0${shapeOf(plan)}`;
-  let sql = byShape.get(key);
-  if (sql === undefined) {
-    let n = 0;
-    sql = buildCopy(plan, template, rows, {
-      value: (_value, type) => `$${++n}::${type}`,
-      returning,
-    });
-    if (n !== params.length) {
-      throw new RangeError(`statement has ${n} parameters, expected ${params.length}`);
-    }
-    if (byShape.size >= MAX_TEXTS_PER_TABLE) byShape.clear();
-    byShape.set(key, sql);
-  }
-  return { sql, params };
+  return { sql: statementText(plan, template, rows.length, returning, params.length), params };
 }
 
 /** The prepared row statements of one copy connection. */
@@ -158,27 +207,36 @@ export class RowStatements {
    */
   messages(
     plan: RowPlan,
-    rows: readonly (readonly (string | null)[])[],
+    rows: readonly CapturedRow[],
     source: number,
     returning = false,
   ): CopyMessage[] | undefined {
-    const statement = parameterisedStatement(plan, rows, returning);
-    if (statement === undefined) return undefined;
-    let name = this.#names.get(statement.sql);
-    const out: CopyMessage[] = [];
+    const checked = checkRows(plan, rows);
+    if (checked === undefined) return undefined;
+    const { template, perRow } = checked;
+    const count = rows.length * perRow;
+    const sql = statementText(plan, template, rows.length, returning, count);
+    let name = this.#names.get(sql);
+    let parse: CopyMessage | undefined;
     if (name === undefined) {
       if (this.#names.size >= MAX_STATEMENTS) return undefined;
       name = `${ROW_STATEMENT_PREFIX}${++this.#next}`;
-      this.#names.set(statement.sql, name);
-      out.push({ kind: "Parse", bytes: encodeParse(name, statement.sql), source: -1 });
+      this.#names.set(sql, name);
+      parse = { kind: "Parse", bytes: encodeParse(name, sql), source: -1 };
     }
-    out.push({
+    // The captured bytes are the parameters' wire form already (text format).
+    const chunks: Uint8Array[] = [];
+    for (const row of rows) {
+      const raw = rawRow(row);
+      chunks.push(perRow === raw.length ? raw.bytes : raw.bytes.subarray(0, raw.span(perRow)));
+    }
+    const bind: CopyMessage = {
       kind: "Bind",
-      bytes: encodeBind({ statement: name, params: statement.params }),
+      bytes: encodeBindWire(name, count, chunks),
       source: -1,
-    });
-    out.push({ kind: "Execute", bytes: encodeExecute(), source });
-    return out;
+    };
+    const execute: CopyMessage = { kind: "Execute", bytes: EXECUTE, source };
+    return parse === undefined ? [bind, execute] : [parse, bind, execute];
   }
 
   /** Forgets every statement: the server session no longer has them. */

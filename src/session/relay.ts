@@ -18,6 +18,7 @@
 
 import {
   BackendCode,
+  bindResultsText,
   COPY_DONE,
   decodeBackend,
   decodeBind,
@@ -1681,8 +1682,8 @@ export class Relay implements RecoveringSession {
  * client's bytes along with the rest of the batch instead of a write of their own.
  */
 function rebindForRows(frame: Frame, plan: RowPlan): Uint8Array | undefined {
+  if (bindResultsText(frame)) return undefined; // checked without decoding the parameters
   const m = decodeBindFull(frame);
-  if (m.resultFormats.every((f) => f === 0)) return undefined;
   const added = plan.addedColumns.length;
   const k = plan.clientColumns;
   let resultFormats: number[];

@@ -6,6 +6,8 @@
 import assert from "node:assert/strict";
 import {
   backendMaxLength,
+  bindResultsText,
+  dataRowOffset,
   decodeAuthentication,
   decodeBackend,
   decodeBindFull,
@@ -146,6 +148,7 @@ Deno.test("fuzz: frontend streams only ever raise protocol errors", async () => 
     await readAll(bytes, rand, { startup: false, maxLength: frontend }, (f) => {
       tryDecode(() => decodeFrontend(f));
       tryDecode(() => decodeBindFull(f));
+      tryDecode(() => bindResultsText(f));
       tryDecode(() => decodeFunctionCallFull(f));
       tryDecode(() => decodePassword(f));
       tryDecode(() => decodeSASLInitialResponse(f));
@@ -168,6 +171,7 @@ Deno.test("fuzz: backend streams only ever raise protocol errors", async () => {
       tryDecode(() => decodeAuthentication(f));
       tryDecode(() => decodeRowDescription(f));
       tryDecode(() => decodeDataRow(f));
+      tryDecode(() => dataRowOffset(f, 1));
       tryDecode(() => decodeParameterDescription(f));
       tryDecode(() => decodeFunctionCallResponse(f));
     });
