@@ -714,10 +714,10 @@ export class Relay implements RecoveringSession {
     }
     const commits = (stmts.length === 1 && isCommit(stmts[0]!)) ||
       (kind === "Execute" && this.#prepared.portalCommits(executePortal));
-    if (commits || stmts.some(releasesLocks)) {
+    const releases = commits || stmts.some(releasesLocks);
+    if (releases) {
       await flush();
       await this.#waitIdle();
-      await this.#caughtUp();
     }
     // An explicit COMMIT commits on the copies first: once the original shows the transaction's
     // rows to other sessions, every copy must show them too (a session that saw them on the
@@ -728,8 +728,11 @@ export class Relay implements RecoveringSession {
       commits && this.#txStatus === "inTransaction" && this.#writeSet().length > 0 &&
       this.#open?.batch.route !== "all" // earlier writes of this batch have not reached copies
     ) {
+      // Pipelined behind the batches still running behind, and waits for all of them.
       await this.#commitCopiesFirst();
       copiesCommitted = true;
+    } else if (releases) {
+      await this.#caughtUp();
     }
     let wrap = false;
     const boundWrite = kind === "Bind" && this.#prepared.statement(statement ?? "")?.wrapable;
