@@ -18,11 +18,9 @@
 
 import {
   BackendCode,
-  bindResultsText,
   COPY_DONE,
   decodeBackend,
   decodeBind,
-  decodeBindFull,
   decodeClose,
   decodeDataRow,
   decodeDescribe,
@@ -39,46 +37,31 @@ import {
   ProtocolError,
   type TxStatus,
 } from "../protocol/mod.ts";
-import {
-  type BackendConnection,
-  BackendError,
-  simpleQuery,
-  type SocketWriter,
-} from "../backend/mod.ts";
+import { type BackendConnection, BackendError, type SocketWriter } from "../backend/mod.ts";
 import type { Membership } from "../cluster/mod.ts";
 import {
   type Batch,
   type BatchEntry,
   type BatchOutcome,
   type CapturedRows,
-  CatalogCache,
-  catalogQuery,
   type Classification,
   type Classifier,
   compareOutcomes,
   type CopyMessage,
   copyMessages,
-  type DeterminismOptions,
-  type DmlPlan,
   type EntryKind,
   findUnsafe,
   mirrorFailedBatch,
   newBatch,
-  parseCatalogRows,
-  planStatement,
   PreparedStatements,
   reconcileStep,
   type Refusal,
   refusalSql,
   ReplyTracker,
   routeOf,
-  ROW_STATEMENT_PREFIX,
   type RowPlan,
   type RowStatements,
-  type StatementInfo,
-  type TableInfo,
   transformReply,
-  unknownCallPolicy,
   type Verdict,
 } from "../replication/mod.ts";
 import { getLogger } from "../log/mod.ts";
@@ -86,12 +69,22 @@ import { CopyLink } from "./copy_link.ts";
 import type { Journal, JournalStep } from "./journal.ts";
 import { JournalLink } from "./journal_link.ts";
 import { ReplyBuffer } from "./reply_buffer.ts";
+import {
+  cannotWrap,
+  clearsPrepared,
+  endsWithCommit,
+  isCommit,
+  isCopyMessage,
+  releasesLocks,
+  replacementIsRefusal,
+  SETS_SEQUENCE,
+} from "./statement_rules.ts";
+import { type Planned, rebindForRows, WritePlanner } from "./write_planner.ts";
 import type { SessionContext } from "./context.ts";
 import type { RecoveringSession } from "./journal.ts";
 
 const log = getLogger("replication");
 const utf8 = new TextDecoder();
-/** Statements the determinism planner looks at; the rest replicate as text. */
 /**
  * Batches a session may have running behind on its copies; the next one waits for them, so a
  * copy slower than the original bounds the backlog (and its memory) instead of growing it.
@@ -102,27 +95,6 @@ const COMMIT_QUERY = encodeQuery("COMMIT");
 
 /** Results of a wrapped write up to this size wait for its ReadyForQuery (copied once). */
 const HOLD_LIMIT = 16 * 1024;
-
-const DML_NODES = new Set([
-  "InsertStmt",
-  "UpdateStmt",
-  "DeleteStmt",
-  "MergeStmt",
-  "SelectStmt",
-  "CopyStmt",
-  "ExplainStmt",
-  "CreateTableAsStmt",
-]);
-
-const AS_IS: DmlPlan = { kind: "asIs" };
-/** Statements that set a sequence's position outright. */
-const SETS_SEQUENCE = /\bsetval\s*\(|\balter\s+sequence\b[\s\S]*\brestart\b/i;
-
-/** The plans of a write's statements, or why one cannot be made deterministic. */
-interface Planned {
-  readonly plans: (RowPlan | undefined)[];
-  readonly unsafe?: Extract<DmlPlan, { kind: "unsafe" }>;
-}
 
 /** What the relay needs from its session. */
 export interface RelayOptions {
@@ -177,12 +149,10 @@ export class Relay implements RecoveringSession {
   #balancedRead: CopyLink | undefined;
   /** Transaction status of the last ReadyForQuery the client got. */
   #txStatus: TxStatus = "idle";
-  /** The session's last `SET search_path` (part of the catalog cache key). */
-  #searchPath = "";
   /** Set by {@link detach}: the original's reader stops once nothing is in flight. */
   #detaching = false;
-  /** Second connection to the original for catalog reads, opened on first need. */
-  #aside: Promise<BackendConnection> | undefined;
+  /** Plans writes for row-based replication. */
+  readonly #planner: WritePlanner;
   /** Membership version this session's links reflect. */
   #membershipVersion: number;
   /** Recorder for the journal of a recovering copy, while one is armed. */
@@ -203,6 +173,17 @@ export class Relay implements RecoveringSession {
     this.#o = o;
     this.#links = o.links;
     this.#membershipVersion = o.membership.version;
+    this.#planner = new WritePlanner({
+      ctx: o.ctx,
+      database: o.database,
+      user: o.user,
+      parameters: o.parameters,
+      connectOriginal: () => o.connectOriginal(),
+      internalQuery: (sql) => this.#internalQuery(sql),
+      inOpenBatch: () => this.#open !== undefined && this.#open.batch.entries.length > 0,
+      hasTemporary: () => this.#hasTemporary,
+      txFailed: () => this.#txStatus === "failed",
+    });
     o.ctx.recovery.add(this);
   }
 
@@ -359,9 +340,7 @@ export class Relay implements RecoveringSession {
     // Batches running behind finish first (bounded by copy_timeout): a client that leaves in a
     // transaction is not a copy failure.
     await this.#caughtUp();
-    const aside = this.#aside;
-    this.#aside = undefined;
-    if (aside) void aside.then((c) => c.terminate(), () => {});
+    this.#planner.close();
     await Promise.all(this.#links.map((l) => l.close()));
   }
 
@@ -596,7 +575,7 @@ export class Relay implements RecoveringSession {
         const unsafe = findUnsafe(c.statements);
         const planned = unsafe || route !== "all" || !this.#replicates
           ? undefined
-          : await this.#planStatements(c.statements, flush);
+          : await this.#planner.plan(c.statements, flush);
         const refusal = unsafe ?? this.#unsafePolicy(planned, sql);
         if (refusal) {
           replacement = encodeQuery(refusalSql(refusal));
@@ -632,7 +611,7 @@ export class Relay implements RecoveringSession {
         label = m.sql;
         const cursorRefusal = findUnsafe(c.statements);
         const planned = route === "all" && !cursorRefusal && this.#replicates
-          ? await this.#planStatements(c.statements, flush)
+          ? await this.#planner.plan(c.statements, flush)
           : undefined;
         const refusal = cursorRefusal ?? this.#unsafePolicy(planned, m.sql);
         if (refusal) {
@@ -735,10 +714,10 @@ export class Relay implements RecoveringSession {
     }
     const commits = (stmts.length === 1 && isCommit(stmts[0]!)) ||
       (kind === "Execute" && this.#prepared.portalCommits(executePortal));
-    if (commits || stmts.some(releasesLocks)) {
+    const releases = commits || stmts.some(releasesLocks);
+    if (releases) {
       await flush();
       await this.#waitIdle();
-      await this.#caughtUp();
     }
     // An explicit COMMIT commits on the copies first: once the original shows the transaction's
     // rows to other sessions, every copy must show them too (a session that saw them on the
@@ -749,8 +728,11 @@ export class Relay implements RecoveringSession {
       commits && this.#txStatus === "inTransaction" && this.#writeSet().length > 0 &&
       this.#open?.batch.route !== "all" // earlier writes of this batch have not reached copies
     ) {
+      // Pipelined behind the batches still running behind, and waits for all of them.
       await this.#commitCopiesFirst();
       copiesCommitted = true;
+    } else if (releases) {
+      await this.#caughtUp();
     }
     let wrap = false;
     const boundWrite = kind === "Bind" && this.#prepared.statement(statement ?? "")?.wrapable;
@@ -873,107 +855,6 @@ export class Relay implements RecoveringSession {
     this.#idleWaiters.push(...keep);
   }
 
-  // ---- determinism ------------------------------------------------------------------------
-
-  /**
-   * Plans the data-changing statements of a write for row-based replication, reading table
-   * definitions from the catalog when needed.
-   */
-  async #planStatements(
-    statements: Classification["statements"],
-    flush: () => Promise<void>,
-  ): Promise<Planned> {
-    const plans: (RowPlan | undefined)[] = [];
-    const opts = this.#determinismOptions();
-    let ddlBefore = false;
-    // Tables this string creates without any column default: an INSERT into one is deterministic
-    // unless its own expressions are not.
-    const plainCreated = new Set<string>();
-    for (const st of statements) {
-      this.#trackSessionState(st);
-      if (/^(Create|Alter|Drop|Rename)/.test(st.node)) {
-        this.#o.ctx.catalog.clear();
-        ddlBefore = true;
-        const created = plainCreateTable(st);
-        if (created) plainCreated.add(created);
-      }
-      // SQL PREPARE: its body runs later by EXECUTE, as text on every server, so it must be
-      // deterministic as written (row-based replication needs the protocol's own Parse).
-      const prepared = st.node === "PrepareStmt" ? preparedBody(st.text) : undefined;
-      const text = prepared ?? st.text;
-      const alter = st.node === "AlterTableStmt" ? addsServerComputedColumn(st.text) : undefined;
-      if (alter) {
-        return {
-          plans,
-          unsafe: {
-            kind: "unsafe",
-            reason: `${alter}: every server would fill the existing rows itself`,
-            policy: opts.unknownFunctions === "mark_stale" ? "mark_stale" : "refuse",
-          },
-        };
-      }
-      let plan: DmlPlan = st.deterministic
-        ? AS_IS
-        : DML_NODES.has(st.node) || prepared !== undefined
-        ? planStatement(text, undefined, opts)
-        : st.node === "DoStmt" || st.node === "CallStmt"
-        ? unknownCallPolicy(st.text, opts)
-        : AS_IS;
-      if (plan.kind === "needsCatalog") {
-        // After DDL in the same string, the catalog read now would describe the table before it.
-        if (ddlBefore && plainCreated.has(normalizeRelation(plan.relation))) {
-          const probe = planStatement(st.text, noDefaultsTable(plan.relation), opts);
-          if (probe.kind === "asIs") {
-            plans.push(undefined);
-            continue;
-          }
-        }
-        if (this.#txStatus === "failed") {
-          // The transaction is aborted: the original refuses the statement anyway.
-          plans.push(undefined);
-          continue;
-        }
-        const table = ddlBefore ? undefined : await this.#table(plan.relation, flush);
-        if (table === undefined) {
-          return {
-            plans,
-            unsafe: {
-              kind: "unsafe",
-              reason: ddlBefore
-                ? `the definition of ${plan.relation} changes earlier in the same query string`
-                : `the definition of ${plan.relation} could not be read`,
-              policy: opts.unknownFunctions === "mark_stale" ? "mark_stale" : "refuse",
-            },
-          };
-        }
-        plan = table === null ? { kind: "asIs" } : planStatement(text, table, opts);
-      }
-      if (prepared !== undefined && plan.kind === "rowBased") {
-        plan = {
-          kind: "unsafe",
-          reason: "the prepared statement computes values on the server (SQL PREPARE runs as text)",
-          policy: "refuse",
-        };
-      }
-      if (plan.kind === "unsafe") return { plans, unsafe: plan };
-      plans.push(plan.kind === "rowBased" ? plan : undefined);
-    }
-    return { plans };
-  }
-
-  #determinismOptions(): DeterminismOptions {
-    const r = this.#o.ctx.config.replication;
-    return {
-      deterministicFunctions: r.deterministicFunctions,
-      unknownFunctions: r.unknownFunctions,
-    };
-  }
-
-  /** Follows `SET search_path`, which changes what an unqualified table name means. */
-  #trackSessionState(st: Classification["statements"][number]): void {
-    if (st.node === "VariableSetStmt" && /search_path/i.test(st.text)) this.#searchPath = st.text;
-  }
-
   /**
    * Applies the policy for a statement that cannot be made deterministic.
    *
@@ -1012,63 +893,6 @@ export class Relay implements RecoveringSession {
       message: r.message,
       sql,
     });
-  }
-
-  /**
-   * The definition of a table, from the cache or the catalog of the original (read through this
-   * session's own connection, so its search_path and its uncommitted DDL apply).
-   *
-   * @returns the table, null when it does not exist, undefined when it cannot be read now
-   */
-  async #table(
-    relation: string,
-    flush: () => Promise<void>,
-  ): Promise<TableInfo | null | undefined> {
-    const cache = this.#o.ctx.catalog;
-    // A session's temporary tables shadow others of the same name: such a session never uses
-    // the shared cache, and temporary tables never enter it.
-    const shared = !this.#hasTemporary;
-    const key = CatalogCache.key(
-      this.#o.database,
-      `${this.#o.user}\u0000${this.#o.parameters.get("options") ?? ""}\u0000${this.#searchPath}`,
-      relation,
-    );
-    const cached = shared ? cache.get(key) : undefined;
-    if (cached !== undefined) return cached;
-    let rows: CapturedRows | undefined;
-    if (this.#open && this.#open.batch.entries.length > 0) {
-      // Inside an open extended batch (pgJDBC sends BEGIN and the first statement together) a
-      // Query would end PostgreSQL's implicit transaction early: read the catalog on a second
-      // connection, with this session's search_path.
-      rows = await this.#catalogAside(relation);
-    } else {
-      await flush();
-      rows = await this.#internalQuery(catalogQuery(relation));
-    }
-    if (rows === undefined) return undefined;
-    const table = parseCatalogRows(rows) ?? null;
-    if (shared && !table?.relation.startsWith('"pg_temp')) cache.set(key, table);
-    return table;
-  }
-
-  /** Reads a table definition on a connection of its own (created once per session). */
-  async #catalogAside(relation: string): Promise<CapturedRows | undefined> {
-    try {
-      this.#aside ??= this.#o.connectOriginal().then(async (conn) => {
-        if (this.#searchPath !== "") await simpleQuery(conn, this.#searchPath);
-        return conn;
-      });
-      const conn = await this.#aside;
-      const result = await simpleQuery(conn, catalogQuery(relation));
-      return result.rows.map((r) => [...r]);
-    } catch (e: unknown) {
-      log.warning("could not read the definition of {relation}: {error}", {
-        relation,
-        error: errorText(e),
-      });
-      this.#aside = undefined;
-      return undefined;
-    }
   }
 
   /**
@@ -1541,9 +1365,7 @@ export class Relay implements RecoveringSession {
   /** Leaves the recovery state and closes the catalog connection (the session ends). */
   dispose(): void {
     this.#o.ctx.recovery.remove(this);
-    const aside = this.#aside;
-    this.#aside = undefined;
-    if (aside) void aside.then((c) => c.terminate(), () => {});
+    this.#planner.close();
   }
 
   /**
@@ -1675,145 +1497,6 @@ export class Relay implements RecoveringSession {
   }
 }
 
-/**
- * A Bind of a statement replicated by rows: the added columns come back as text, and a single
- * result format code is spelled out for the client's own columns. Undefined when the Bind asks
- * for text only (no format codes, or only 0): it serves as it is, and the original gets the
- * client's bytes along with the rest of the batch instead of a write of their own.
- */
-function rebindForRows(frame: Frame, plan: RowPlan): Uint8Array | undefined {
-  if (bindResultsText(frame)) return undefined; // checked without decoding the parameters
-  const m = decodeBindFull(frame);
-  const added = plan.addedColumns.length;
-  const k = plan.clientColumns;
-  let resultFormats: number[];
-  if (m.resultFormats.length === 0) resultFormats = [];
-  else if (m.resultFormats.length === 1) {
-    resultFormats = k === 0 ? [] : [...Array(k).fill(m.resultFormats[0]!), ...Array(added).fill(0)];
-  } else resultFormats = [...m.resultFormats, ...Array(added).fill(0)];
-  return encodeBind({
-    portal: m.portal,
-    statement: m.statement,
-    paramFormats: m.paramFormats,
-    params: m.params,
-    resultFormats,
-  });
-}
-
-/**
- * The table a CREATE TABLE makes when none of its columns can get a server-computed value.
- *
- * @returns the normalized name, or undefined
- */
-function plainCreateTable(st: StatementInfo): string | undefined {
-  if (st.node !== "CreateStmt") return undefined;
-  if (
-    /\b(default|serial\d?|bigserial|smallserial|identity|generated|like|inherits|partition)\b/i
-      .test(st.text)
-  ) {
-    return undefined;
-  }
-  const m =
-    /^create\s+(?:(?:global|local)\s+)?(?:temp\s+|temporary\s+|unlogged\s+)?table\s+(?:if\s+not\s+exists\s+)?([^\s(]+)/i
-      .exec(st.text);
-  return m ? normalizeRelation(m[1]!) : undefined;
-}
-
-/**
- * The statement inside `PREPARE name [(types)] AS statement`.
- *
- * @returns its text, or undefined when the text does not have that shape
- */
-function preparedBody(text: string): string | undefined {
-  const m = /^\s*prepare\s+("(?:[^"]|"")+"|[^\s(]+)\s*(?:\([^)]*\))?\s*as\s+([\s\S]+)$/i.exec(text);
-  return m?.[2];
-}
-
-/**
- * Whether an ALTER TABLE adds a column whose existing rows each server would fill with a value it
- * computes itself (a volatile DEFAULT, serial, identity): then the copies diverge at once.
- *
- * @returns a description, or undefined when the statement is safe
- */
-function addsServerComputedColumn(text: string): string | undefined {
-  const add = /\badd\s+(?:column\s+)?(?:if\s+not\s+exists\s+)?([\s\S]*)$/i.exec(text);
-  if (!add) return undefined;
-  const rest = add[1]!;
-  if (
-    /\b(serial\d?|bigserial|smallserial)\b/i.test(rest) ||
-    /\bgenerated\b[\s\S]*\bidentity\b/i.test(rest)
-  ) {
-    return "ADD COLUMN with a serial or identity column";
-  }
-  const def = /\bdefault\b([\s\S]*)$/i.exec(rest);
-  if (def && /\(|\bcurrent_|\blocaltime|\bnow\b|'(now|today|tomorrow|yesterday)'/i.test(def[1]!)) {
-    return "ADD COLUMN with a DEFAULT the server computes";
-  }
-  return undefined;
-}
-
-/** Compares relation names loosely: lower case, quotes dropped. */
-function normalizeRelation(name: string): string {
-  return name.replaceAll('"', "").toLowerCase();
-}
-
-/** A stand-in definition with one default-less column, to ask the planner about expressions. */
-function noDefaultsTable(relation: string): TableInfo {
-  return {
-    relation,
-    columns: [{
-      name: "\u0000",
-      type: "text",
-      generated: false,
-      identity: "",
-      defaultExpr: null,
-      sequence: null,
-      primaryKey: false,
-    }],
-  };
-}
-
-/** Statements that release locks: they wait until earlier writes reached the copies. */
-function releasesLocks(st: StatementInfo): boolean {
-  const a = st.transaction;
-  return a === "commit" || a === "rollback" || a === "rollbackTo" || a === "prepare" ||
-    a === "commitPrepared" || a === "rollbackPrepared";
-}
-
-/** Statements that cannot run inside a transaction block (or behave differently there). */
-function cannotWrap(st: StatementInfo): boolean {
-  switch (st.node) {
-    case "TransactionStmt":
-    case "CopyStmt": // the client must be able to send CopyData while the batch is open
-    case "VacuumStmt":
-    case "CreatedbStmt":
-    case "DropdbStmt":
-    case "CreateTableSpaceStmt":
-    case "DropTableSpaceStmt":
-    case "AlterSystemStmt":
-    case "CreateSubscriptionStmt":
-    case "AlterSubscriptionStmt":
-    case "DropSubscriptionStmt":
-    case "DiscardStmt":
-    case "LockStmt":
-    case "ClusterStmt":
-    case "ReindexStmt":
-    case "CheckPointStmt":
-      return true;
-    default:
-      return /\bconcurrently\b/i.test(st.text);
-  }
-}
-
-/** Whether the original is getting a refusal instead of the client's statement. */
-function replacementIsRefusal(
-  rowPlan: RowPlan | undefined,
-  rowPlans: readonly (RowPlan | undefined)[] | undefined,
-  replacement: Uint8Array | undefined,
-): boolean {
-  return replacement !== undefined && !rowPlan && !rowPlans;
-}
-
 function capitalize(s: string): string {
   return s.charAt(0).toUpperCase() + s.slice(1);
 }
@@ -1832,35 +1515,6 @@ async function runStep(link: CopyLink, step: JournalStep, timeout: number): Prom
   }
 }
 
-function isCopyMessage(code: number): boolean {
-  return code === FrontendCode.CopyData || code === FrontendCode.CopyDone ||
-    code === FrontendCode.CopyFail;
-}
-
-function clearsPrepared(s: { node: string; deallocate?: string | null }): boolean {
-  // DEALLOCATE of one of usogres's own row statements (see RowStatements) counts as well: the
-  // copy would otherwise be sent a Bind of a statement it no longer has.
-  return s.node === "DiscardStmt" || s.deallocate === null ||
-    (s.deallocate?.startsWith(ROW_STATEMENT_PREFIX) ?? false);
-}
-
 function errorText(e: unknown): string {
   return e instanceof Error ? e.message : String(e);
-}
-
-/** An explicit COMMIT (or END) of the transaction in progress. */
-function isCommit(st: StatementInfo): boolean {
-  return st.transaction === "commit";
-}
-
-/**
- * Whether a string ends with COMMIT and commits nothing earlier (`BEGIN; ...; COMMIT`).
- *
- * @returns true when the last statement is the only one that ends a transaction
- */
-function endsWithCommit(statements: readonly StatementInfo[]): boolean {
-  if (statements.length < 2 || !isCommit(statements[statements.length - 1]!)) return false;
-  return statements.slice(0, -1).every((st) =>
-    !releasesLocks(st) && !cannotWrap(st) || st.transaction === "begin"
-  );
 }
