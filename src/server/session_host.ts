@@ -9,21 +9,10 @@
 
 import type { Config } from "../config/mod.ts";
 import { resolveBackendPassword } from "../auth/mod.ts";
-import type { Histogram, Membership, WriteGate } from "../cluster/mod.ts";
-import type { CatalogCache, Classifier } from "../replication/mod.ts";
 import { getLogger } from "../log/mod.ts";
 import { ClientConnection } from "../session/client_connection.ts";
-import type {
-  AdminConsoleHook,
-  ClientInfo,
-  ProxyStats,
-  SessionContext,
-} from "../session/context.ts";
+import type { ClientInfo, SessionContext } from "../session/context.ts";
 import type { BackendPool } from "../session/backend_pool.ts";
-import type { DeadlineSweep } from "../session/deadlines.ts";
-import type { CancelKeys } from "../session/cancel_keys.ts";
-import type { RecoveryState } from "../session/journal.ts";
-import type { ClientSecurity } from "../session/security.ts";
 import type { Admission } from "./admission.ts";
 
 const log = getLogger("server");
@@ -152,40 +141,33 @@ export class SessionHost {
   }
 }
 
-/** The parts a {@link SessionContext} is made of, as the main thread or a worker has them. */
-export interface SessionParts {
+/**
+ * The parts a {@link SessionContext} is made of, as the main thread or a worker has them: the
+ * shared objects as they are, the configuration as a function (PROMOTE and RELOAD replace it),
+ * and `max_clients` admission, from which the context's `admit`/`release` come.
+ */
+export interface SessionParts extends
+  Pick<
+    SessionContext,
+    | "cancelKeys"
+    | "stats"
+    | "membership"
+    | "classifier"
+    | "catalog"
+    | "writeGate"
+    | "recovery"
+    | "pool"
+    | "startupDeadlines"
+    | "security"
+    | "fanoutLatency"
+    | "adminConsole"
+    | "shuttingDown"
+    | "nextSessionId"
+  > {
   /** The configuration in force (read again on each use: PROMOTE and RELOAD replace it). */
   config(): Config;
-  /** Issued cancel keys. */
-  readonly cancelKeys: CancelKeys;
-  /** Counters. */
-  readonly stats: ProxyStats;
-  /** Backend states. */
-  readonly membership: Membership;
-  /** Statement classifier. */
-  readonly classifier: Classifier;
-  /** Table definitions. */
-  readonly catalog: CatalogCache;
-  /** The write gate. */
-  readonly writeGate: WriteGate;
-  /** The journal of an online recovery. */
-  readonly recovery: RecoveryState;
-  /** The connection cache. */
-  readonly pool: BackendPool;
-  /** Startup timeouts of the clients in startup (closed with the host). */
-  readonly startupDeadlines: DeadlineSweep<() => void>;
-  /** TLS context, per-address slots and verifiers. */
-  readonly security: ClientSecurity;
-  /** Write fan-out latency. */
-  readonly fanoutLatency: Histogram;
-  /** The admin console hook. */
-  readonly adminConsole: AdminConsoleHook | undefined;
   /** `max_clients` admission. */
   readonly admission: Admission;
-  /** True once shutdown began. */
-  shuttingDown(): boolean;
-  /** Issues a session id unique in the process. */
-  nextSessionId(): number;
 }
 
 /**
