@@ -28,6 +28,7 @@
 import { parseArgs } from "node:util";
 import { type Cluster, startCluster } from "./pg_cluster.ts";
 import { cleanEnv, pgBinary, redact, run } from "./pg_tools.ts";
+import { commitMeasured, machineLine } from "./_bench_report.ts";
 import { type ProxyProcess, startProxy } from "../tests/harness/proxy.ts";
 
 /** The section of `docs/benchmarks.md` this bench owns. */
@@ -188,30 +189,6 @@ async function throughProxy(proxy: ProxyProcess, sql: string): Promise<void> {
     sql,
   ], {});
   if (r.code !== 0) throw new Error(`psql through usogres failed: ${r.stderr.trim()}`);
-}
-
-async function machineLine(): Promise<string> {
-  const cpuinfo = await Deno.readTextFile("/proc/cpuinfo").catch(() => "");
-  const model = /^model name\s*:\s*(.+)$/m.exec(cpuinfo)?.[1]?.trim() ?? "unknown CPU";
-  const meminfo = await Deno.readTextFile("/proc/meminfo").catch(() => "");
-  const memKiB = Number(/^MemTotal:\s+(\d+)/m.exec(meminfo)?.[1] ?? NaN);
-  const memory = Number.isFinite(memKiB) ? `${(memKiB / 1024 / 1024).toFixed(1)} GiB RAM` : "";
-  const load = Deno.loadavg().map((l) => l.toFixed(2)).join(" ");
-  return [
-    `${navigator.hardwareConcurrency} CPUs (nproc), ${model}`,
-    memory,
-    `Linux ${Deno.osRelease()}`,
-    `load average at start ${load}`,
-  ].filter((s) => s !== "").join("; ");
-}
-
-async function commitMeasured(): Promise<string> {
-  const head = await run("git", ["rev-parse", "--short", "HEAD"], { cwd: REPO_ROOT });
-  if (head.code !== 0) return "unknown (not a git checkout)";
-  const dirty = await run("git", ["status", "--porcelain", "--", "src", "mod.ts", "deno.json"], {
-    cwd: REPO_ROOT,
-  });
-  return head.stdout.trim() + (dirty.stdout.trim() ? " + uncommitted changes in src/" : "");
 }
 
 /** Replaces a section of the report (up to the next `## `), or appends it. */
