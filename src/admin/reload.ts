@@ -9,6 +9,7 @@
  * the configuration to run with and what changed.
  */
 
+import { errorText } from "../log/mod.ts";
 import {
   type Config,
   ConfigError,
@@ -113,8 +114,4 @@ export async function reload(ctx: AdminContext): Promise<AdminReply> {
   ];
   if (notices.length === 0) notices.push(notice("no setting changed"));
   return done("RELOAD", notices);
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

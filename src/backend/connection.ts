@@ -9,6 +9,7 @@
  * and writes through `write()`. This is one of the three modules that touch sockets.
  */
 
+import { errorText } from "../log/mod.ts";
 import {
   backendMaxLength,
   type BackendMessage,
@@ -349,8 +350,4 @@ async function openSocket(
       : `${errorText(e)} (${target.host}:${target.port})`;
     throw new BackendError(target.name, { kind: "unreachable", detail }, { cause: e });
   }
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

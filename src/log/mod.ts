@@ -125,3 +125,14 @@ export async function shutdownLogging(): Promise<void> {
 export function getLogger(component: string): Logger {
   return ltGetLogger(["usogres", component]);
 }
+
+/**
+ * The text of a thrown value for a log line or an error detail: an Error's message, else the
+ * value as a string.
+ *
+ * @param e what was thrown
+ * @returns its message
+ */
+export function errorText(e: unknown): string {
+  return e instanceof Error ? e.message : String(e);
+}

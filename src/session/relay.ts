@@ -64,7 +64,7 @@ import {
   transformReply,
   type Verdict,
 } from "../replication/mod.ts";
-import { getLogger } from "../log/mod.ts";
+import { errorText, getLogger } from "../log/mod.ts";
 import { CopyLink } from "./copy_link.ts";
 import type { Journal, JournalStep } from "./journal.ts";
 import { JournalLink } from "./journal_link.ts";
@@ -1513,8 +1513,4 @@ async function runStep(link: CopyLink, step: JournalStep, timeout: number): Prom
     if (next === "diverged") throw new Error(`cannot reach status ${step.status}`);
     await link.query(next.sql, timeout);
   }
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }

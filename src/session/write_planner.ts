@@ -23,7 +23,7 @@ import {
   type TableInfo,
   unknownCallPolicy,
 } from "../replication/mod.ts";
-import { getLogger } from "../log/mod.ts";
+import { errorText, getLogger } from "../log/mod.ts";
 import type { SessionContext } from "./context.ts";
 
 const log = getLogger("replication");
@@ -255,10 +255,6 @@ export class WritePlanner {
       return undefined;
     }
   }
-}
-
-function errorText(e: unknown): string {
-  return e instanceof Error ? e.message : String(e);
 }
 
 /**
