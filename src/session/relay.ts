@@ -1232,7 +1232,6 @@ export class Relay implements RecoveringSession {
     batch.copyStarted = true;
     batch.copyEntries = batch.entries.length;
     const messages = copyMessages(batch.entries);
-    const timeout = this.#o.ctx.config.replication.copyTimeoutMs;
     await Promise.all(
       this.#writeSet().map(async (l) => {
         try {
@@ -1243,7 +1242,6 @@ export class Relay implements RecoveringSession {
         }
       }),
     );
-    void timeout;
     this.#journal?.beginStream(messages, this.#prepared);
     this.#copyBatch = batch;
     batch.copyIn = true;
