@@ -69,8 +69,14 @@ class AckWriter {
   async #run(url: () => string): Promise<void> {
     while (!this.stopped) {
       let client: PgClient | undefined;
+      // The error node-postgres emitted for the connection itself (an ErrorResponse or a close
+      // between two queries).
+      let lost: unknown;
       try {
         client = await pgClient(url());
+        client.on("error", (e) => {
+          lost ??= e;
+        });
         while (!this.stopped) {
           const started = performance.now();
           const r = await client.query<{ id: number }>(
@@ -80,7 +86,10 @@ class AckWriter {
           this.latencies.push([Date.now(), performance.now() - started]);
           this.acked.push(r.rows[0]!.id);
         }
-      } catch (e: unknown) {
+      } catch (thrown: unknown) {
+        // A query sent after the connection failed between two queries is refused by the driver
+        // itself ("not queryable"): what the server said is the connection's own error.
+        const e = lost !== undefined && /not queryable/.test(String(thrown)) ? lost : thrown;
         const code = typeof e === "object" && e !== null && "code" in e
           ? String(e.code)
           : undefined;
