@@ -94,6 +94,8 @@ export class FrameReader {
   #start = 0;
   #end = 0;
   #bytesRead = 0;
+  /** A read started by {@link readAhead}, handed to the next `fill()`. */
+  #ahead: Promise<boolean> | undefined;
 
   /**
    * Creates a reader; nothing is read until `fill()`.
@@ -177,7 +179,26 @@ export class FrameReader {
    * @throws {ProtocolError} when the pending message's declared length is invalid or over its cap
    *   (checked before the buffer grows)
    */
-  async fill(): Promise<boolean> {
+  fill(): Promise<boolean> {
+    const ahead = this.#ahead;
+    if (ahead === undefined) return this.#fill();
+    this.#ahead = undefined;
+    return ahead;
+  }
+
+  /**
+   * Starts the next read now, without waiting for anyone to ask: the next `fill()` returns this
+   * same read instead of starting another. A connection kept idle (the connection cache) uses it
+   * to learn at once that its server closed it or sent something while nobody was listening.
+   *
+   * @returns the read, as `fill()` would return it (false at end of stream)
+   */
+  readAhead(): Promise<boolean> {
+    this.#ahead ??= this.#fill();
+    return this.#ahead;
+  }
+
+  async #fill(): Promise<boolean> {
     const need = this.#pendingLength();
     // A complete message is still buffered: the caller should drain it first; reading now could
     // find no free tail, so report progress without reading.

@@ -12,11 +12,21 @@
  * arrives while the only sets of its key are being reset waits for one (up to the wait limit)
  * instead of starting new server connections; a set whose reset fails, or does not end within
  * the reset limit, is closed and never handed out.
+ *
+ * An idle set keeps a read pending on each of its connections ({@link FrameReader.readAhead}):
+ * a server that closes one while it waits (`pg_terminate_backend`, `idle_session_timeout`, a
+ * restart) or sends anything at all is noticed at once, and the whole set is closed. Without it
+ * the next client would get the dead connection and fail its first statement, and a dead copy
+ * connection would make that client's first write mark the copy stale.
  */
 
+import { BackendCode, decodeBackend, type FrameReader } from "../protocol/mod.ts";
 import type { BackendConnection } from "../backend/mod.ts";
+import { getLogger } from "../log/mod.ts";
 import type { CopyLink } from "./copy_link.ts";
 import { DeadlineSweep } from "./deadlines.ts";
+
+const log = getLogger("session");
 
 /** Connections to every server one session used. */
 export interface BackendSet {
@@ -57,6 +67,8 @@ export class BackendPool {
   readonly #resets = new DeadlineSweep<Resetting>((r) => r.abort());
   readonly #keys = new Map<BackendSet, string>();
   readonly #inReset = new Set<Resetting>();
+  /** The watch of each idle set; a read that ends while its set's entry is the same closes it. */
+  readonly #watches = new Map<BackendSet, object>();
   #closed = false;
   /** Sets handed out again. */
   hits = 0;
@@ -64,6 +76,8 @@ export class BackendPool {
   misses = 0;
   /** Resets that failed or timed out (their sets were closed). */
   resetFailures = 0;
+  /** Idle sets closed because a server closed one of their connections or wrote to it. */
+  closedWhileIdle = 0;
 
   /**
    * Creates an empty pool.
@@ -113,6 +127,7 @@ export class BackendPool {
       const set = slot.idle.pop()!;
       this.#expiry.delete(set);
       this.#keys.delete(set);
+      this.#watches.delete(set);
       if (set.membershipVersion === membershipVersion && !set.original.closed) {
         this.hits++;
         return set;
@@ -174,7 +189,31 @@ export class BackendPool {
     slot.idle.push(set);
     this.#keys.set(set, key);
     this.#expiry.add(set, this.#idleTimeoutMs);
+    this.#watch(set);
     return true;
+  }
+
+  /**
+   * Keeps a read pending on every connection of an idle set. The session that takes the set
+   * gets that read from its first `fill()`; a read that ends while the set is still idle means
+   * the server closed the connection or sent something nobody asked for, and closes the set.
+   */
+  #watch(set: BackendSet): void {
+    const token = {};
+    this.#watches.set(set, token);
+    const ended = (conn: BackendConnection) => (result: boolean | unknown) => {
+      if (this.#watches.get(set) !== token) return; // taken, expired or closed meanwhile
+      this.closedWhileIdle++;
+      log.info("cached connections closed: {server} {what} while idle", {
+        server: conn.target.name,
+        what: result === true ? `sent ${describe(conn.reader)}` : "closed the connection",
+      });
+      this.#expire(set);
+    };
+    for (const conn of [set.original, ...set.links.map((l) => l.conn)]) {
+      const onEnd = ended(conn);
+      conn.reader.readAhead().then(onEnd, onEnd);
+    }
   }
 
   /**
@@ -239,6 +278,7 @@ export class BackendPool {
     }
     this.#expiry.close();
     this.#keys.clear();
+    this.#watches.clear();
     this.#resets.close();
     // Aborting settles each reset, which then closes nothing more (its connections are closed).
     for (const r of [...this.#inReset]) r.abort();
@@ -262,6 +302,8 @@ export class BackendPool {
   #expire(set: BackendSet): void {
     const key = this.#keys.get(set);
     this.#keys.delete(set);
+    this.#watches.delete(set);
+    this.#expiry.delete(set);
     const slot = key === undefined ? undefined : this.#slots.get(key);
     if (slot) {
       const i = slot.idle.indexOf(set);
@@ -275,4 +317,19 @@ export class BackendPool {
 function close(set: BackendSet): void {
   void set.original.terminate();
   for (const l of set.links) void l.close();
+}
+
+/** What a server sent to an idle connection, for the log: its error message when it was one. */
+function describe(reader: FrameReader): string {
+  try {
+    const frame = reader.tryNext();
+    if (frame === undefined) return "a partial message";
+    if (frame.code !== BackendCode.ErrorResponse) {
+      return `message '${String.fromCharCode(frame.code)}'`;
+    }
+    const m = decodeBackend(frame);
+    return m.type === "ErrorResponse" ? `${m.severity} ${m.code} "${m.message}"` : "a message";
+  } catch {
+    return "a malformed message";
+  }
 }

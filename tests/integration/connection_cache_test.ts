@@ -10,6 +10,7 @@
 
 import assert from "node:assert/strict";
 import { type PgClient, pgClient, type PgServer, startCluster, waitFor } from "../harness/mod.ts";
+import { backendStates } from "./_faults.ts";
 
 const DB = "cache";
 
@@ -167,4 +168,54 @@ Deno.test("connection cache", async (t) => {
       assert.deepEqual(await cluster.queryEach("SELECT count(*) FROM t", DB), ["1\n", "1\n"]);
     },
   );
+  for (const side of ["original", "copy"] as const) {
+    await t.step(
+      `server closes a cached connection (${side}): the set is dropped at once, the next ` +
+        "client gets new connections and the copy stays in sync",
+      async () => {
+        const app = `idle_${side}`;
+        const server = side === "original" ? cluster.original : copy;
+        let pid: number;
+        {
+          await using a = await pgClient(url(app));
+          pid = await backendPid(a);
+        }
+        await resetDone(cluster.original, `pid = ${pid}`);
+        await resetDone(copy, `application_name = '${app}'`);
+        // The server ends the idle cached connection (as pg_terminate_backend, a restart or
+        // idle_session_timeout would); nothing goes through usogres meanwhile.
+        const where = side === "original" ? `pid = ${pid}` : `application_name = '${app}'`;
+        assert.equal(
+          await direct(
+            server,
+            `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE ${where}`,
+          ),
+          "1",
+        );
+        // usogres closes the set's other connection as soon as it learns of it.
+        const other = side === "original" ? copy : cluster.original;
+        const otherWhere = side === "original" ? `application_name = '${app}'` : `pid = ${pid}`;
+        await waitFor(
+          async () =>
+            (await direct(other, `SELECT count(*) FROM pg_stat_activity WHERE ${otherWhere}`)) ===
+              "0",
+          { what: `the set's ${side === "original" ? "copy" : "original"} connection to close` },
+        );
+        // The next client of the same key: its first statement is a write, and it succeeds on
+        // fresh connections; the copy was not marked stale by a dead cached connection.
+        await using b = await pgClient(url(app));
+        const id = side === "original" ? 10 : 11;
+        await b.query("INSERT INTO t VALUES ($1)", [id]);
+        assert.notEqual(await backendPid(b), pid);
+        assert.deepEqual(await backendStates(proxy), {
+          original: "original/in_sync",
+          copy: "copy/in_sync",
+        });
+        assert.deepEqual(
+          await cluster.queryEach(`SELECT count(*) FROM t WHERE id = ${id}`, DB),
+          ["1\n", "1\n"],
+        );
+      },
+    );
+  }
 });

@@ -311,3 +311,18 @@ Deno.test("FrameReader: holds idleSize while reads are small, grows when a read 
   assert.ok(grew, "a read that filled the idle buffer made it grow");
   assert.equal(r.bufferSize, 2048, "light traffic afterwards shrank it back");
 });
+
+Deno.test("FrameReader.readAhead: the next fill() returns the read already started, not another", async () => {
+  const src = new ChunkedSource(concat(encodeQuery("SELECT 1"), SYNC));
+  const reader = frontendReader(src);
+  const ahead = reader.readAhead();
+  assert.equal(reader.readAhead(), ahead, "a second readAhead() is the same read");
+  assert.equal(src.reads, 1);
+  assert.equal(reader.fill(), ahead);
+  assert.equal(await ahead, true);
+  assert.equal(src.reads, 1, "fill() started no read of its own");
+  assert.deepEqual(reader.tryNext()?.bytes, encodeQuery("SELECT 1"));
+  assert.deepEqual(reader.tryNext()?.bytes, SYNC);
+  assert.equal(await reader.fill(), false, "the fill after it reads anew: end of stream");
+  assert.equal(src.reads, 2);
+});

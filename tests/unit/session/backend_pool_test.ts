@@ -12,11 +12,35 @@ import type { BackendConnection } from "../../../src/backend/mod.ts";
 
 interface FakeSet extends BackendSet {
   readonly terminated: () => boolean;
+  /** Ends the read the pool keeps pending on the idle connection, as a server closing it. */
+  readonly serverCloses: () => void;
+  /** How many reads ahead the pool started on the connection. */
+  readonly watched: () => number;
 }
 
 function fakeSet(membershipVersion = 1): FakeSet {
   let closed = false;
+  let ahead: PromiseWithResolvers<boolean> | undefined;
+  let last: PromiseWithResolvers<boolean> | undefined;
+  let watched = 0;
+  const reader = {
+    readAhead() {
+      if (!ahead) {
+        ahead = last = Promise.withResolvers<boolean>();
+        watched++;
+      }
+      return ahead.promise;
+    },
+    fill() {
+      const p = ahead?.promise ?? Promise.resolve(true);
+      ahead = undefined;
+      return p;
+    },
+    tryNext: () => undefined,
+  };
   const original = {
+    target: { name: "original" },
+    reader,
     get closed() {
       return closed;
     },
@@ -28,7 +52,14 @@ function fakeSet(membershipVersion = 1): FakeSet {
       closed = true;
     },
   } as unknown as BackendConnection;
-  return { original, links: [], membershipVersion, terminated: () => closed };
+  return {
+    original,
+    links: [],
+    membershipVersion,
+    terminated: () => closed,
+    serverCloses: () => last?.resolve(false),
+    watched: () => watched,
+  };
 }
 
 const KEY = BackendPool.key("u", "db", new Map([["application_name", "t"]]));
@@ -167,4 +198,34 @@ Deno.test("BackendPool: close ends idle sets, resets in progress and waiters", a
   await new Promise((r) => setTimeout(r, 0));
   assert.ok(late.terminated());
   assert.equal(pool.idle, 0);
+});
+
+Deno.test("BackendPool: a set whose server closes a connection while idle is closed at once", async () => {
+  const pool = new BackendPool(2, 60_000, 60_000);
+  try {
+    const dies = fakeSet();
+    const lives = fakeSet();
+    pool.give(KEY, dies);
+    pool.give(KEY, lives);
+    assert.equal(dies.watched(), 1, "an idle set keeps a read pending");
+    dies.serverCloses();
+    await Promise.resolve();
+    await Promise.resolve();
+    assert.equal(dies.terminated(), true);
+    assert.equal(pool.idle, 1);
+    assert.equal(pool.closedWhileIdle, 1);
+    // The live set is handed out; its pending read now belongs to the session (its first
+    // fill()), and when that read ends the pool does nothing to it.
+    const taken = pool.take(KEY, 1);
+    assert.equal(taken, lives);
+    const first = lives.original.reader.fill();
+    lives.serverCloses();
+    assert.equal(await first, false);
+    await Promise.resolve();
+    assert.equal(lives.terminated(), false);
+    assert.equal(pool.closedWhileIdle, 1);
+    assert.equal(pool.take(KEY, 1), undefined);
+  } finally {
+    pool.close();
+  }
 });
