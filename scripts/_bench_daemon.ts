@@ -15,6 +15,8 @@ export interface Daemon extends AsyncDisposable {
   readonly name: string;
   /** libpq URL through it. */
   readonly url: string;
+  /** The process started (`runuser` when run as root): the root of the daemon's process tree. */
+  readonly pid: number;
   /** First line of `--version`. */
   readonly version: string;
   /** Stops it (its stop signal, then SIGKILL after 15 s) and removes its directory. */
@@ -158,6 +160,7 @@ export async function startDaemon(spec: DaemonSpec): Promise<Daemon> {
   return {
     name: spec.name,
     url: spec.url,
+    pid: child.pid,
     version: spec.version,
     stop,
     [Symbol.asyncDispose]: stop,

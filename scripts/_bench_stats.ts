@@ -18,6 +18,11 @@ export interface WorkloadResult {
   readonly command: string;
   /** Runs per target, in the order the targets ran within a round. */
   readonly runs: ReadonlyMap<string, Runs>;
+  /**
+   * A proxy's CPU time per transaction in each run, in microseconds (its process tree's user and
+   * system time over the run, divided by the transactions): only for targets that are a proxy.
+   */
+  readonly cpu: ReadonlyMap<string, Runs>;
   /** Reference targets to show ratios against, besides `direct` (peers that ran). */
   readonly references: readonly string[];
 }
@@ -65,22 +70,63 @@ export function fmt(value: number | undefined, digits: number): string {
 
 /**
  * Renders one workload as a Markdown table: target, median TPS, ratio to direct and to each
- * reference (median of same-round ratios), and every run's TPS.
+ * reference (median of same-round ratios), the proxy's median CPU time per transaction, and
+ * every run's TPS.
  * @param result the workload's runs
  * @returns the table's lines
  */
 export function workloadTable(result: WorkloadResult): string[] {
   const refs = ["direct", ...result.references.filter((r) => r !== "direct")];
   const lines = [
-    `| target | median TPS | ${refs.map((r) => `× ${r}`).join(" | ")} | TPS of each run |`,
-    `| --- | ---: | ${refs.map(() => "---:").join(" | ")} | --- |`,
+    `| target | median TPS | ${
+      refs.map((r) => `× ${r}`).join(" | ")
+    } | proxy CPU µs/tx | TPS of each run |`,
+    `| --- | ---: | ${refs.map(() => "---:").join(" | ")} | ---: | --- |`,
   ];
   for (const [target, runs] of result.runs) {
     const cells = refs.map((r) =>
       r === target || !result.runs.has(r) ? "—" : fmt(medianRatio(runs, result.runs.get(r)), 2)
     );
+    const cpu = result.cpu.get(target);
     const each = runs.map((v) => fmt(v, 0)).join(", ");
-    lines.push(`| ${target} | ${fmt(median(runs), 0)} | ${cells.join(" | ")} | ${each} |`);
+    lines.push(
+      `| ${target} | ${fmt(median(runs), 0)} | ${cells.join(" | ")} | ${
+        fmt(cpu && median(cpu), 0)
+      } | ${each} |`,
+    );
+  }
+  return lines;
+}
+
+/**
+ * Renders the proxies' CPU time per transaction across workloads: one row per proxy, one column
+ * per workload (medians, µs), then each proxy's ratio to a reference proxy per workload.
+ * @param results every workload's runs
+ * @param reference the proxy to compare with (e.g. `pgbouncer`), when it ran
+ * @returns the table's lines (none when no proxy CPU was measured)
+ */
+export function cpuTable(results: readonly WorkloadResult[], reference: string): string[] {
+  const proxies = [...new Set(results.flatMap((r) => [...r.cpu.keys()]))];
+  if (proxies.length === 0) return [];
+  const titles = results.map((r) => r.args.join(" ") || "TPC-B");
+  const lines = [
+    `| proxy | ${titles.map((t) => `${t} µs/tx`).join(" | ")} | ${
+      titles.map((t) => `${t} × ${reference}`).join(" | ")
+    } |`,
+    `| --- | ${titles.map(() => "---:").join(" | ")} | ${titles.map(() => "---:").join(" | ")} |`,
+  ];
+  for (const proxy of proxies) {
+    const own = results.map((r) => median(r.cpu.get(proxy) ?? []));
+    const ratios = results.map((r, i) => {
+      const ref = median(r.cpu.get(reference) ?? []);
+      const mine = own[i];
+      return mine === undefined || ref === undefined || ref <= 0 ? undefined : mine / ref;
+    });
+    lines.push(
+      `| ${proxy} | ${own.map((v) => fmt(v, 0)).join(" | ")} | ${
+        ratios.map((v) => fmt(v, 2)).join(" | ")
+      } |`,
+    );
   }
   return lines;
 }

@@ -5,6 +5,7 @@
  * (A B C, A B C, ...) so slow drifts of the shared machine hit every target alike.
  */
 
+import { processTreeSeconds } from "./_bench_cpu.ts";
 import { pgbenchArgs, pgbenchRun, resetTpcb } from "./_bench_pgbench.ts";
 import type { Runs, WorkloadResult } from "./_bench_stats.ts";
 import type { PgServer } from "./pg_server.ts";
@@ -18,6 +19,8 @@ export const THREADS = 2;
 export interface Target {
   /** Name in the tables: `direct`, `usogres-pass`, `usogres-repl`, `pgbouncer`, `pgpool`, `ceiling`. */
   readonly name: string;
+  /** The proxy's process (the root of its process tree), whose CPU time is measured per run. */
+  readonly pid?: number;
   /**
    * Runs one timed pgbench and returns the throughput.
    * @param args workload arguments
@@ -57,11 +60,13 @@ export const WORKLOADS: readonly Workload[] = [
  * A target reached through one libpq URL.
  * @param name its name in the tables
  * @param url libpq URL of the `bench` database through it
+ * @param pid a proxy's process, for its CPU time per transaction
  * @returns the target
  */
-export function urlTarget(name: string, url: string): Target {
+export function urlTarget(name: string, url: string, pid?: number): Target {
   return {
     name,
+    ...(pid === undefined ? {} : { pid }),
     run: (args, seconds, signal) =>
       pgbenchRun(url, { clients: CLIENTS, threads: THREADS, seconds, args, signal }),
   };
@@ -125,20 +130,31 @@ export async function runWorkload(
   opts: RoundOptions,
 ): Promise<WorkloadResult> {
   const runs = new Map<string, Array<number | undefined>>(targets.map((t) => [t.name, []]));
+  const cpu = new Map<string, Array<number | undefined>>(
+    targets.filter((t) => t.pid !== undefined).map((t) => [t.name, []]),
+  );
   for (let round = 1; round <= opts.rounds; round++) {
     for (const target of targets) {
       opts.signal.throwIfAborted();
       let tps: number | undefined;
+      let cpuPerTx: number | undefined;
       try {
         if (workload.writes) await resetTpcb(opts.servers, opts.database);
+        const before = target.pid === undefined ? undefined : await processTreeSeconds(target.pid);
         tps = await target.run(workload.args, opts.seconds, opts.signal);
-        opts.progress(`  round ${round} ${target.name.padEnd(13)} ${tps.toFixed(0)} tps`);
+        const after = target.pid === undefined ? undefined : await processTreeSeconds(target.pid);
+        if (before !== undefined && after !== undefined && tps > 0) {
+          cpuPerTx = (after - before) / (tps * opts.seconds) * 1e6;
+        }
+        const cpuText = cpuPerTx === undefined ? "" : `, ${cpuPerTx.toFixed(0)} µs CPU per tx`;
+        opts.progress(`  round ${round} ${target.name.padEnd(13)} ${tps.toFixed(0)} tps${cpuText}`);
       } catch (e: unknown) {
         opts.signal.throwIfAborted();
         const message = e instanceof Error ? e.message : String(e);
         opts.failure(`${workload.title}, ${target.name}, round ${round}: ${message}`);
       }
       runs.get(target.name)?.push(tps);
+      cpu.get(target.name)?.push(cpuPerTx);
     }
   }
   const command = `pgbench ${
@@ -150,6 +166,7 @@ export async function runWorkload(
     args: workload.args,
     command,
     runs: runs as ReadonlyMap<string, Runs>,
+    cpu: cpu as ReadonlyMap<string, Runs>,
     references: opts.references,
   };
 }

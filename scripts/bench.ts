@@ -31,7 +31,7 @@ import {
   RESULTS_HEADING,
   writeLatestResults,
 } from "./_bench_report.ts";
-import { fmt, medianRatio, type WorkloadResult, workloadTable } from "./_bench_stats.ts";
+import { cpuTable, fmt, medianRatio, type WorkloadResult, workloadTable } from "./_bench_stats.ts";
 import {
   ceilingTarget,
   CLIENTS,
@@ -233,9 +233,9 @@ async function main(args: string[]): Promise<number> {
     const rssStart = [await rssKiB(pass.pid), await rssKiB(repl.pid)];
     const targets: Target[] = [
       urlTarget("direct", cluster.original.url(DATABASE)),
-      urlTarget("usogres-pass", pass.url(DATABASE)),
-      urlTarget("usogres-repl", repl.url(DATABASE)),
-      ...peers.map((p) => urlTarget(p.name, p.url)),
+      urlTarget("usogres-pass", pass.url(DATABASE), pass.pid),
+      urlTarget("usogres-repl", repl.url(DATABASE), repl.pid),
+      ...peers.map((p) => urlTarget(p.name, p.url, p.pid)),
     ];
     log(`warm-up: -S for ${opts.warmSeconds} s on each target`);
     for (const target of targets) {
@@ -297,6 +297,14 @@ async function main(args: string[]): Promise<number> {
       ...results.flatMap((
         r,
       ) => [`### ${r.title}`, "", `\`${r.command}\``, "", ...workloadTable(r), ""]),
+      "### Proxy CPU per transaction",
+      "",
+      "Each proxy's own CPU time (user and system, its whole process tree, from `/proc`) over a " +
+      "run, divided by the run's transactions; medians over the rounds. Steadier than TPS on a " +
+      "shared machine: it is what the proxy costs, not how much of the machine it got.",
+      "",
+      ...cpuTable(results, "pgbouncer"),
+      "",
       "### Memory",
       "",
       "| usogres | RSS at start | RSS after the runs |",

@@ -1,0 +1,95 @@
+/**
+ * @module
+ * CPU time of a proxy's processes, for the benchmark's "proxy CPU per transaction" figures: the
+ * user and system time of a process and of every process below it (pgpool-II forks a child per
+ * connection slot, the peers run under `runuser`), read from `/proc` on Linux. CPU time per
+ * transaction is steadier than throughput on a shared machine: it says what the proxy costs,
+ * not how much of the machine it happened to get.
+ */
+
+/** One process as `/proc/<pid>/stat` shows it. */
+export interface ProcStat {
+  /** Process id. */
+  readonly pid: number;
+  /** Parent process id. */
+  readonly ppid: number;
+  /** User plus system time of the process, in clock ticks. */
+  readonly ticks: number;
+  /** User plus system time of its children that ended and were waited for, in clock ticks. */
+  readonly childTicks: number;
+}
+
+/** Clock ticks per second of `/proc/<pid>/stat` (`sysconf(_SC_CLK_TCK)`, 100 on Linux). */
+const TICKS_PER_SECOND = 100;
+
+/**
+ * Parses one `/proc/<pid>/stat` line. The command name (field 2) is in parentheses and may hold
+ * spaces and parentheses itself, so the fields after it are counted from its last `)`.
+ *
+ * @param text the file's contents
+ * @returns the process, or undefined when the text is not a stat line
+ */
+export function parseProcStat(text: string): ProcStat | undefined {
+  const open = text.indexOf(" (");
+  const close = text.lastIndexOf(")");
+  if (open < 0 || close < open) return undefined;
+  const pid = Number(text.slice(0, open));
+  // After ") ": state(3) ppid(4) ... utime(14) stime(15) cutime(16) cstime(17).
+  const f = text.slice(close + 2).split(" ");
+  const n = (i: number) => Number(f[i - 3]);
+  const stat = {
+    pid,
+    ppid: n(4),
+    ticks: n(14) + n(15),
+    childTicks: n(16) + n(17),
+  };
+  return Object.values(stat).every(Number.isInteger) ? stat : undefined;
+}
+
+/**
+ * Sums the CPU time of a process tree: the root, every process below it, and the children of
+ * any of them that already ended.
+ *
+ * @param processes every process on the machine
+ * @param root the tree's root pid
+ * @returns seconds of CPU time, or undefined when the root is not among them
+ */
+export function treeSeconds(processes: readonly ProcStat[], root: number): number | undefined {
+  const children = new Map<number, ProcStat[]>();
+  let top: ProcStat | undefined;
+  for (const p of processes) {
+    if (p.pid === root) top = p;
+    const list = children.get(p.ppid);
+    if (list) list.push(p);
+    else children.set(p.ppid, [p]);
+  }
+  if (!top) return undefined;
+  let ticks = 0;
+  const todo = [top];
+  for (let p = todo.pop(); p; p = todo.pop()) {
+    ticks += p.ticks + p.childTicks;
+    todo.push(...(children.get(p.pid) ?? []));
+  }
+  return ticks / TICKS_PER_SECOND;
+}
+
+/**
+ * Reads the CPU time of a process tree from `/proc` now.
+ *
+ * @param root the tree's root pid
+ * @returns seconds of CPU time, or undefined without `/proc` or when the process is gone
+ */
+export async function processTreeSeconds(root: number): Promise<number | undefined> {
+  const processes: ProcStat[] = [];
+  try {
+    for await (const entry of Deno.readDir("/proc")) {
+      if (!/^\d+$/.test(entry.name)) continue;
+      const text = await Deno.readTextFile(`/proc/${entry.name}/stat`).catch(() => "");
+      const p = parseProcStat(text);
+      if (p) processes.push(p);
+    }
+  } catch {
+    return undefined;
+  }
+  return treeSeconds(processes, root);
+}
