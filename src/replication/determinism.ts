@@ -31,7 +31,8 @@
  * ```
  */
 
-import { parseSync, SqlError } from "libpg-query";
+import { SqlError } from "libpg-query";
+import { parseMemo } from "./_parse_memo.ts";
 import { isObject, unwrap } from "./_classify_rules.ts";
 import { AS_IS, type PlanContext, unsafe } from "./_determinism_common.ts";
 import { planNode } from "./_determinism_plan.ts";
@@ -217,7 +218,7 @@ function tableKey(table: TableInfo): string {
 function parseStatements(sql: string): unknown[] | undefined {
   if (sql.trim() === "" || sql.includes("\0")) return undefined;
   try {
-    const tree: unknown = parseSync(sql);
+    const tree = parseMemo(sql);
     return isObject(tree) && Array.isArray(tree.stmts) ? tree.stmts : [];
   } catch (e: unknown) {
     if (e instanceof SqlError) return undefined;
