@@ -12,7 +12,9 @@ import { parseSync } from "libpg-query";
 const SIZE = 16;
 /** Longest text kept: a long text is unlikely to come again right away. */
 const MAX_TEXT = 65_536;
-const trees = new Map<string, unknown>();
+// Two generations, as the Classifier's cache (deleting a Map's first entry leaves a hole).
+let young = new Map<string, unknown>();
+let old = new Map<string, unknown>();
 
 /**
  * Parses SQL with libpg-query, or returns the tree of the same text parsed a moment ago. The
@@ -23,7 +25,7 @@ const trees = new Map<string, unknown>();
  *   WASM module is not loaded
  */
 export function parseMemo(sql: string): unknown {
-  const known = trees.get(sql);
+  const known = young.get(sql) ?? old.get(sql);
   if (known !== undefined) return known;
   const tree: unknown = parseSync(sql);
   remember(sql, tree);
@@ -43,9 +45,9 @@ export function rememberStatement(statement: string, tree: unknown): void {
 
 function remember(sql: string, tree: unknown): void {
   if (sql.length > MAX_TEXT) return;
-  if (trees.size >= SIZE) {
-    const oldest = trees.keys().next();
-    if (oldest.done !== true) trees.delete(oldest.value);
+  if (young.size >= SIZE / 2) {
+    old = young;
+    young = new Map();
   }
-  trees.set(sql, tree);
+  young.set(sql, tree);
 }
