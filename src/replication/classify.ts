@@ -16,7 +16,8 @@
  */
 
 import { quickClassify } from "./_classify_quick.ts";
-import { loadModule, parseSync } from "libpg-query";
+import { loadModule } from "libpg-query";
+import { parseMemo, rememberStatement } from "./_parse_memo.ts";
 import { classifyNode, FunctionPolicy, isObject, unwrap, type Verdict } from "./_classify_rules.ts";
 
 /** Where one statement may run. */
@@ -214,7 +215,7 @@ function classifyText(sql: string, policy: FunctionPolicy): Classification {
   if (text.includes("\0")) return parseFailure("query text contains a NUL character");
   let tree: unknown;
   try {
-    tree = parseSync(text);
+    tree = parseMemo(text);
   } catch (e: unknown) {
     return parseFailure(e instanceof Error ? e.message : String(e));
   }
@@ -234,6 +235,10 @@ function classifyText(sql: string, policy: FunctionPolicy): Classification {
     if (RANK[verdict.class] > RANK[combined]) combined = verdict.class;
     hasWrite ||= verdict.class === "write";
   }
+  // The planner parses a write's statement text again (classify.ts slices it out of `sql`):
+  // `INSERT ...;` holds the tree `INSERT ...` has, which the planner can reuse.
+  const only = statements.length === 1 ? statements[0]!.text : undefined;
+  if (only !== undefined && hasWrite && sql === `${only};`) rememberStatement(only, tree);
   return Object.freeze({
     class: combined,
     statements: Object.freeze(statements),

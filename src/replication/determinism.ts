@@ -31,7 +31,8 @@
  * ```
  */
 
-import { parseSync, SqlError } from "libpg-query";
+import { SqlError } from "libpg-query";
+import { parseMemo } from "./_parse_memo.ts";
 import { isObject, unwrap } from "./_classify_rules.ts";
 import { AS_IS, type PlanContext, unsafe } from "./_determinism_common.ts";
 import { planNode } from "./_determinism_plan.ts";
@@ -164,8 +165,16 @@ function ownTempSchema(nspname: string): string {
 const PLAN_CACHE_SIZE = 10_000;
 /** Longest text cached: a multi-megabyte INSERT of literals is unlikely to come again. */
 const MAX_CACHED_TEXT = 65_536;
-const planCache = new Map<string, DmlPlan>();
-const tableKeys = new WeakMap<TableInfo, string>();
+// Two generations instead of one Map evicted oldest-first (see the Classifier's cache): deleting a
+// Map's first entry leaves a hole V8 skips on every later `keys().next()`, and writes whose
+// literals change (pgbench's INSERT) evicted on every plan, which cost 14 of the 43 µs of
+// classifying and planning one.
+let youngPlans = new Map<string, DmlPlan>();
+let oldPlans = new Map<string, DmlPlan>();
+/** A number per table content, so that a plan's cache key stays short (see {@link tableKey}). */
+const tableIds = new Map<string, number>();
+const tableKeys = new WeakMap<TableInfo, number>();
+let lastTableId = 0;
 const judges = new Map<string, CallJudge>();
 
 /**
@@ -186,7 +195,7 @@ export function planStatement(
     (opts.deterministicFunctions ?? []).join(",")
   }`;
   const key = `${optsKey}\0${table === undefined ? "" : tableKey(table)}\0${sql}`;
-  const cached = planCache.get(key);
+  const cached = youngPlans.get(key) ?? oldPlans.get(key);
   if (cached !== undefined) return cached;
   let judge = judges.get(optsKey);
   if (judge === undefined) {
@@ -195,19 +204,30 @@ export function planStatement(
   }
   const plan = Object.freeze(planText(sql, table, opts, judge));
   if (sql.length <= MAX_CACHED_TEXT) {
-    if (planCache.size >= PLAN_CACHE_SIZE) {
-      const oldest = planCache.keys().next();
-      if (oldest.done !== true) planCache.delete(oldest.value);
+    if (youngPlans.size >= PLAN_CACHE_SIZE / 2) {
+      oldPlans = youngPlans;
+      youngPlans = new Map();
     }
-    planCache.set(key, plan);
+    youngPlans.set(key, plan);
   }
   return plan;
 }
 
-function tableKey(table: TableInfo): string {
+/**
+ * The table's part of a plan's cache key: a number that tables of the same content share. Its
+ * whole text in every key cost a long string to build and hash per plan, on every write.
+ */
+function tableKey(table: TableInfo): number {
   let key = tableKeys.get(table);
   if (key === undefined) {
-    key = JSON.stringify(table);
+    const content = JSON.stringify(table);
+    key = tableIds.get(content);
+    if (key === undefined) {
+      // A new number for content seen before the clearing only costs a cache miss.
+      if (tableIds.size >= PLAN_CACHE_SIZE) tableIds.clear();
+      key = ++lastTableId;
+      tableIds.set(content, key);
+    }
     tableKeys.set(table, key);
   }
   return key;
@@ -217,7 +237,7 @@ function tableKey(table: TableInfo): string {
 function parseStatements(sql: string): unknown[] | undefined {
   if (sql.trim() === "" || sql.includes("\0")) return undefined;
   try {
-    const tree: unknown = parseSync(sql);
+    const tree = parseMemo(sql);
     return isObject(tree) && Array.isArray(tree.stmts) ? tree.stmts : [];
   } catch (e: unknown) {
     if (e instanceof SqlError) return undefined;

@@ -37,6 +37,10 @@ export class CopyLink {
   readonly rowStatements = new RowStatements();
   #pending: Promise<BatchOutcome> | undefined;
   #pipelined: Promise<BatchOutcome> | undefined;
+  /** Batches held back by {@link pipeline} (`hold`), sent with the next bytes for the copy. */
+  #held: Uint8Array[] = [];
+  /** Settles when the held batches have been written (or their write failed). */
+  #heldSent: PromiseWithResolvers<void> | undefined;
 
   /**
    * Wraps an authenticated connection.
@@ -89,7 +93,7 @@ export class CopyLink {
     this.#pending = this.#collect(tracker, timeoutMs);
     // Attach a handler now; the caller awaits finish() later.
     this.#pending.catch(() => {});
-    await this.conn.write(concatBytes(messages.map((m) => m.bytes)));
+    await this.#send(concatBytes(messages.map((m) => m.bytes)));
   }
 
   /**
@@ -101,6 +105,10 @@ export class CopyLink {
    * @param timeoutMs how long the copy may take once the batches before it are done (0 = no
    *   limit)
    * @param hashRows whether to hash the rows each statement returns (`returning_hash`)
+   * @param hold whether to keep the batch back until the link sends anything else, or
+   *   {@link flush} is called (a lone `BEGIN`, which gives the copy nothing to do before the
+   *   statements after it: one write to the copy instead of two); its timeout starts when it
+   *   is sent
    * @returns the copy's outcome
    * @throws Error when the copy failed, closed, or timed out (or a batch before it did)
    */
@@ -108,20 +116,52 @@ export class CopyLink {
     messages: readonly CopyMessage[],
     timeoutMs: number,
     hashRows = false,
+    hold = false,
   ): Promise<BatchOutcome> {
     const tracker = new ReplyTracker({ kinds: messages.map((m) => m.kind), closed: true }, true);
     tracker.wantHashes = hashRows;
     const before = this.#pipelined;
+    const bytes = concatBytes(messages.map((m) => m.bytes));
+    let sent: Promise<void> | undefined;
+    if (hold) {
+      this.#held.push(bytes);
+      this.#heldSent ??= Promise.withResolvers<void>();
+      sent = this.#heldSent.promise;
+    }
     const outcome = (async () => {
       // Replies come in order: read this batch's only after the batch before it has its own.
       if (before !== undefined) await before.catch(() => {});
-      const o = await this.#collect(tracker, timeoutMs);
+      const o = await this.#collect(tracker, timeoutMs, sent);
       this.status = o.status;
       return o;
     })();
     outcome.catch(() => {});
     this.#pipelined = outcome;
-    return this.conn.write(concatBytes(messages.map((m) => m.bytes))).then(() => outcome);
+    if (hold) return outcome;
+    return this.#send(bytes).then(() => outcome);
+  }
+
+  /**
+   * Sends the batches {@link pipeline} holds back, if any (before waiting for their outcome).
+   *
+   * @returns when written
+   * @throws the socket's error
+   */
+  flush(): Promise<void> {
+    return this.#held.length === 0 ? Promise.resolve() : this.#send(new Uint8Array(0));
+  }
+
+  /** Writes bytes to the copy, after the batches held back. */
+  #send(bytes: Uint8Array): Promise<void> {
+    const sent = this.#heldSent;
+    if (sent === undefined) return this.conn.write(bytes);
+    const all = concatBytes([...this.#held, bytes]);
+    this.#held = [];
+    this.#heldSent = undefined;
+    const done = this.conn.write(all);
+    // The held batches' timeouts start now; a failed write ends them by the closed socket.
+    void done.then(() => sent.resolve(), () => sent.resolve());
+    return done;
   }
 
   /**
@@ -132,7 +172,7 @@ export class CopyLink {
    * @throws the socket's error
    */
   write(bytes: Uint8Array): Promise<void> {
-    return this.conn.write(bytes);
+    return this.#send(bytes);
   }
 
   /**
@@ -185,7 +225,7 @@ export class CopyLink {
     const tracker = new ReplyTracker({ kinds, closed: true }, true);
     this.#pending = this.#collect(tracker, timeoutMs);
     this.#pending.catch(() => {});
-    await this.conn.write(bytes);
+    await this.#send(bytes);
     return await this.finish();
   }
 
@@ -201,14 +241,26 @@ export class CopyLink {
     return this.run([{ kind: "Query", bytes: encodeQuery(sql), source: -1 }], timeoutMs);
   }
 
-  async #collect(tracker: ReplyTracker, timeoutMs: number): Promise<BatchOutcome> {
+  async #collect(
+    tracker: ReplyTracker,
+    timeoutMs: number,
+    sent?: Promise<void>,
+  ): Promise<BatchOutcome> {
     const reader = this.conn.reader;
     let timedOut = false;
+    let done = false;
     const expire = () => {
       timedOut = true;
       this.conn.close();
     };
-    if (timeoutMs > 0) RUN_DEADLINES.add(expire, timeoutMs);
+    if (timeoutMs > 0) {
+      if (sent === undefined) RUN_DEADLINES.add(expire, timeoutMs);
+      else {
+        void sent.then(() => {
+          if (!done) RUN_DEADLINES.add(expire, timeoutMs);
+        });
+      }
+    }
     try {
       for (;;) {
         let frame;
@@ -231,6 +283,7 @@ export class CopyLink {
         }
       }
     } finally {
+      done = true;
       RUN_DEADLINES.delete(expire);
     }
   }

@@ -1200,7 +1200,7 @@ export class Relay implements RecoveringSession {
         copyMessages(batch.entries, this.#rowStatementsFor(link, batch), hashing),
         this.#prepared,
       );
-      const o = await link.pipeline(sent, timeout, hashing);
+      const o = await link.pipeline(sent, timeout, hashing, beginsOnly(batch));
       if (!this.#links.includes(link)) return; // dropped meanwhile (a batch before failed)
       const diverged = compareOutcomes(original, o, sent, hashing ? batch.entries : undefined) ??
         (o.status === original.status
@@ -1216,7 +1216,10 @@ export class Relay implements RecoveringSession {
 
   /** Resolves when every batch queued by {@link #runBehind} has run on the copies. */
   #caughtUp(): Promise<void> {
-    return this.#behind === 0 ? Promise.resolve() : this.#behindTail;
+    if (this.#behind === 0) return Promise.resolve();
+    // A held BEGIN goes out now (a failed write fails its batch through the closed socket).
+    for (const link of this.#links) link.flush().catch(() => {});
+    return this.#behindTail;
   }
 
   #needsReconcile(status: TxStatus): boolean {
@@ -1493,6 +1496,17 @@ export class Relay implements RecoveringSession {
     this.#links = this.#links.filter((l) => l !== link);
     link.conn.close();
   }
+}
+
+/**
+ * Whether a batch is a lone `BEGIN` (one simple Query of one statement): a copy has nothing to do
+ * for it before the statements that follow, so it may wait to go out with them.
+ */
+function beginsOnly(batch: Batch): boolean {
+  const entries = batch.entries;
+  if (entries.length !== 1 || entries[0]!.kind !== "Query") return false;
+  const statements = entries[0]!.statements;
+  return statements?.length === 1 && statements[0]!.transaction === "begin";
 }
 
 function capitalize(s: string): string {

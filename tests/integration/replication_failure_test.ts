@@ -198,6 +198,29 @@ Deno.test("replication: failed and diverged copies are dropped without client er
   );
 
   await t.step(
+    "copy_timeout: a BEGIN the copies get with the next statement does not time out meanwhile",
+    async () => {
+      const db = "timeout_begin";
+      await cluster.recreateDatabase(db);
+      await using proxy = await cluster.startProxy({
+        sections: { log: { level: "info" }, replication: { copy_timeout: 1 } },
+      });
+      await guarded(proxy, async () => {
+        const url = proxy.url(db);
+        assert.equal((await psql(url, "CREATE TABLE t (id int)")).code, 0);
+        await using client = await pgClient(url);
+        await client.query("BEGIN");
+        // Longer than copy_timeout: the copies have not been sent the BEGIN yet.
+        await new Promise((r) => setTimeout(r, 2500));
+        await client.query("INSERT INTO t VALUES (1)");
+        await client.query("COMMIT");
+        assert.deepEqual(staleCopies(proxy), []);
+        await assertEverywhere(cluster, db, "SELECT id FROM t ORDER BY id", "1\n");
+      });
+    },
+  );
+
+  await t.step(
     "copy failure: pgbench has no failed transaction when a copy is killed under load",
     async () => {
       const db = "kill";
