@@ -19,6 +19,9 @@ const SELECT_RISK = /\b(into|for|with|nextval|setval|lock)\b/i;
 const WRITE_RISK =
   /\b(with|current|current_\w+|localtime|localtimestamp|now|today|tomorrow|yesterday|returning|default|limit|offset|tablesample|ctid|xmin|xmax|cmin|cmax|oid|tableoid|only)\b/i;
 
+/** The first word of a statement. */
+const VERB = /^(\w+)\b/;
+
 const TRANSACTIONS: Readonly<Record<string, TransactionAction>> = {
   begin: "begin",
   "start transaction": "begin",
@@ -36,11 +39,14 @@ const TRANSACTIONS: Readonly<Record<string, TransactionAction>> = {
  */
 export function quickClassify(sql: string): Classification | undefined {
   if (sql.length > 2000 || UNSAFE_CHARS.test(sql)) return undefined;
-  const text = sql.trim().replace(/;$/, "").trimEnd();
-  const m = /^(\w+)\b/.exec(text);
+  let text = sql.trim();
+  if (text.endsWith(";")) text = text.slice(0, -1).trimEnd();
+  const m = VERB.exec(text);
   if (!m) return undefined;
   const verb = m[1]!.toLowerCase();
-  const tx = TRANSACTIONS[text.toLowerCase().replace(/\s+/g, " ")];
+  // Only short texts can be a transaction statement (the longest is `start transaction`); the
+  // lower-casing and blank-folding this takes is skipped for the statements that carry data.
+  const tx = text.length <= 40 ? TRANSACTIONS[text.toLowerCase().replace(/\s+/g, " ")] : undefined;
   if (tx !== undefined) {
     return one({ class: "transaction", node: "TransactionStmt", text, transaction: tx }, false);
   }
