@@ -64,3 +64,12 @@ Deno.test("quickClassify: marks recognised writes deterministic, so the planner 
   assert.equal(c.statements[0]!.deterministic, true);
   assert.equal(quickClassify("SELECT 1")!.statements[0]!.deterministic, undefined);
 });
+
+Deno.test("quickClassify: a transaction statement longer than 40 characters goes to the parser, which still knows it", () => {
+  const padded = `START${" ".repeat(40)}TRANSACTION;`;
+  assert.equal(quickClassify(padded), undefined);
+  assert.equal(quickClassify("  start   transaction ;")?.statements[0]?.transaction, "begin");
+  const c = new Classifier().classify(padded);
+  assert.equal(c.class, "transaction");
+  assert.equal(c.statements[0]?.transaction, "begin");
+});
