@@ -37,6 +37,26 @@ function resetDone(server: PgServer, where: string): Promise<boolean> {
   );
 }
 
+/** Waits until no server connection matches `where` any more. */
+function connectionClosed(server: PgServer, where: string, what: string): Promise<boolean> {
+  return waitFor(
+    async () =>
+      (await direct(server, `SELECT count(*) FROM pg_stat_activity WHERE ${where}`)) === "0",
+    { what },
+  );
+}
+
+/** Ends the server connections matching `where` on the server itself; asserts there was one. */
+async function terminate(server: PgServer, where: string): Promise<void> {
+  assert.equal(
+    await direct(
+      server,
+      `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE ${where}`,
+    ),
+    "1",
+  );
+}
+
 Deno.test("connection cache", async (t) => {
   await using cluster = await startCluster({ copies: 1 });
   const copy = cluster.copies[0]!;
@@ -122,13 +142,10 @@ Deno.test("connection cache", async (t) => {
       await a.query("INSERT INTO t VALUES (1)");
     }
     // Its connections are closed (the server rolls the transaction back), not cached.
-    await waitFor(
-      async () =>
-        (await direct(
-          cluster.original,
-          `SELECT count(*) FROM pg_stat_activity WHERE pid = ${pid}`,
-        )) === "0",
-      { what: "the connection of the client that left inside a transaction to close" },
+    await connectionClosed(
+      cluster.original,
+      `pid = ${pid}`,
+      "the connection of the client that left inside a transaction to close",
     );
     await using b = await pgClient(url("tx"));
     assert.notEqual(await backendPid(b), pid);
@@ -144,23 +161,13 @@ Deno.test("connection cache", async (t) => {
         await using a = await pgClient(url("broken"));
         pid = await backendPid(a);
         // The copy's connection of this session ends under it while the client is idle.
-        assert.equal(
-          await direct(
-            copy,
-            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity " +
-              "WHERE application_name = 'broken'",
-          ),
-          "1",
-        );
+        await terminate(copy, "application_name = 'broken'");
       }
       // DISCARD ALL fails on the copy: the original's connection is closed too.
-      await waitFor(
-        async () =>
-          (await direct(
-            cluster.original,
-            `SELECT count(*) FROM pg_stat_activity WHERE pid = ${pid}`,
-          )) === "0",
-        { what: "the original's connection of the failed reset to close" },
+      await connectionClosed(
+        cluster.original,
+        `pid = ${pid}`,
+        "the original's connection of the failed reset to close",
       );
       await using b = await pgClient(url("broken"));
       assert.notEqual(await backendPid(b), pid);
@@ -185,21 +192,14 @@ Deno.test("connection cache", async (t) => {
         // The server ends the idle cached connection (as pg_terminate_backend, a restart or
         // idle_session_timeout would); nothing goes through usogres meanwhile.
         const where = side === "original" ? `pid = ${pid}` : `application_name = '${app}'`;
-        assert.equal(
-          await direct(
-            server,
-            `SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity WHERE ${where}`,
-          ),
-          "1",
-        );
+        await terminate(server, where);
         // usogres closes the set's other connection as soon as it learns of it.
         const other = side === "original" ? copy : cluster.original;
         const otherWhere = side === "original" ? `application_name = '${app}'` : `pid = ${pid}`;
-        await waitFor(
-          async () =>
-            (await direct(other, `SELECT count(*) FROM pg_stat_activity WHERE ${otherWhere}`)) ===
-              "0",
-          { what: `the set's ${side === "original" ? "copy" : "original"} connection to close` },
+        await connectionClosed(
+          other,
+          otherWhere,
+          `the set's ${side === "original" ? "copy" : "original"} connection to close`,
         );
         // The next client of the same key: its first statement is a write, and it succeeds on
         // fresh connections; the copy was not marked stale by a dead cached connection.
