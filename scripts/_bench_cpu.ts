@@ -5,6 +5,10 @@
  * connection slot, the peers run under `runuser`), read from `/proc` on Linux. CPU time per
  * transaction is steadier than throughput on a shared machine: it says what the proxy costs,
  * not how much of the machine it happened to get.
+ *
+ * The same snapshot gives the rest of a run's CPU budget: the servers (each postmaster's tree:
+ * its backends, and the ended ones it reaped) and pgbench (the bench's own `cutime + cstime`,
+ * which grows by a child's time when the child is reaped).
  */
 
 /** One process as `/proc/<pid>/stat` shows it. */
@@ -74,12 +78,10 @@ export function treeSeconds(processes: readonly ProcStat[], root: number): numbe
 }
 
 /**
- * Reads the CPU time of a process tree from `/proc` now.
- *
- * @param root the tree's root pid
- * @returns seconds of CPU time, or undefined without `/proc` or when the process is gone
+ * Reads every process from `/proc` now.
+ * @returns the processes, or undefined without `/proc`
  */
-export async function processTreeSeconds(root: number): Promise<number | undefined> {
+export async function readProcesses(): Promise<ProcStat[] | undefined> {
   const processes: ProcStat[] = [];
   try {
     for await (const entry of Deno.readDir("/proc")) {
@@ -91,5 +93,103 @@ export async function processTreeSeconds(root: number): Promise<number | undefin
   } catch {
     return undefined;
   }
-  return treeSeconds(processes, root);
+  return processes;
+}
+
+/**
+ * Reads the CPU time of a process tree from `/proc` now.
+ *
+ * @param root the tree's root pid
+ * @returns seconds of CPU time, or undefined without `/proc` or when the process is gone
+ */
+export async function processTreeSeconds(root: number): Promise<number | undefined> {
+  const processes = await readProcesses();
+  return processes && treeSeconds(processes, root);
+}
+
+/** Whose CPU time one run is charged with: the processes a {@link CpuSample} adds up. */
+export interface CpuRoots {
+  /** The proxy's process, the root of its tree; absent for targets without a proxy. */
+  readonly proxy?: number;
+  /** Each PostgreSQL postmaster the target uses (its backends are its children). */
+  readonly servers: readonly number[];
+  /**
+   * The process that spawns and reaps pgbench (the bench itself): its ended children's time,
+   * which grows by pgbench's CPU time when pgbench is reaped.
+   */
+  readonly client: number;
+}
+
+/** CPU seconds used so far by each part of a run; undefined where a process was not found. */
+export interface CpuSample {
+  /** The proxy's process tree. */
+  readonly proxy: number | undefined;
+  /** The servers' process trees, summed. */
+  readonly servers: number | undefined;
+  /** The ended children of the client's process (pgbench, once reaped). */
+  readonly client: number | undefined;
+}
+
+/**
+ * Adds up the CPU time of a run's parts in one snapshot of the processes.
+ * @param processes every process on the machine
+ * @param roots the proxy, the postmasters and the process that runs pgbench
+ * @returns seconds of CPU time of each part
+ */
+export function cpuSample(processes: readonly ProcStat[], roots: CpuRoots): CpuSample {
+  const servers = roots.servers.map((pid) => treeSeconds(processes, pid));
+  const client = processes.find((p) => p.pid === roots.client);
+  return {
+    proxy: roots.proxy === undefined ? undefined : treeSeconds(processes, roots.proxy),
+    servers: roots.servers.length > 0 && servers.every((s) => s !== undefined)
+      ? servers.reduce((a, b) => a + b, 0)
+      : undefined,
+    client: client && client.childTicks / TICKS_PER_SECOND,
+  };
+}
+
+/**
+ * Reads {@link cpuSample} from `/proc` now.
+ * @param roots the proxy, the postmasters and the process that runs pgbench
+ * @returns seconds of CPU time of each part, all undefined without `/proc`
+ */
+export async function readCpuSample(roots: CpuRoots): Promise<CpuSample> {
+  const processes = await readProcesses();
+  return processes
+    ? cpuSample(processes, roots)
+    : { proxy: undefined, servers: undefined, client: undefined };
+}
+
+/** CPU time per transaction of each part of a run, in microseconds. */
+export interface CpuPerTransaction {
+  /** The proxy's. */
+  readonly proxy: number | undefined;
+  /** The servers', together. */
+  readonly servers: number | undefined;
+  /** pgbench's. */
+  readonly client: number | undefined;
+}
+
+/**
+ * Divides the CPU time each part used between two samples by the run's transactions.
+ * @param before the sample taken just before the run
+ * @param after the sample taken just after it
+ * @param transactions transactions the run made (TPS × seconds)
+ * @returns microseconds per transaction of each part, undefined where a sample lacks it or
+ *   there were no transactions
+ */
+export function cpuPerTransaction(
+  before: CpuSample,
+  after: CpuSample,
+  transactions: number,
+): CpuPerTransaction {
+  const per = (a: number | undefined, b: number | undefined) =>
+    a === undefined || b === undefined || !(transactions > 0)
+      ? undefined
+      : (b - a) / transactions * 1e6;
+  return {
+    proxy: per(before.proxy, after.proxy),
+    servers: per(before.servers, after.servers),
+    client: per(before.client, after.client),
+  };
 }

@@ -4,10 +4,10 @@
  * or in `/usr/sbin`, given a temporary directory it can write (owned by the `postgres` OS user
  * when we are root, because both refuse to run as root or should not), started through `runuser`
  * when root, waited for with `SELECT 1`, and stopped by the pid in its pid file, then the pid we
- * spawned.
+ * spawned. The bench's own `deno-forwarder` runs the same way, as ourselves and without a pid file.
  */
 
-import { run, runPsql, serverOsUser, tmpBase } from "./pg_tools.ts";
+import { type OsUser, run, runPsql, serverOsUser, tmpBase } from "./pg_tools.ts";
 
 /** A running peer proxy. Disposing it stops it and removes its directory. */
 export interface Daemon extends AsyncDisposable {
@@ -35,8 +35,13 @@ export interface DaemonSpec {
   args(dir: string): string[];
   /** Files to write into the directory before starting, given the directory. */
   files(dir: string): Record<string, string>;
-  /** Path of the pid file the daemon writes, given the directory. */
-  pidFile(dir: string): string;
+  /** Path of the pid file the daemon writes, given the directory; absent when it writes none. */
+  pidFile?(dir: string): string;
+  /**
+   * Run it as the servers' OS user through `runuser` when we are root (default true: PgBouncer
+   * and pgpool-II refuse root). False runs it as ourselves.
+   */
+  readonly asServerUser?: boolean;
   /** Signal that shuts it down quickly (pgpool: SIGINT; PgBouncer: SIGTERM). */
   readonly stopSignal: Deno.Signal;
   /** libpq URL through it. */
@@ -69,6 +74,13 @@ export async function findProgram(
   return undefined;
 }
 
+/** Ourselves, for daemons that run as our own user (no `runuser`, no chown). */
+function ownUser(): Promise<OsUser> {
+  const uid = Deno.uid() ?? 0;
+  const gid = Deno.gid() ?? 0;
+  return Promise.resolve({ name: String(uid), uid, gid, viaRunuser: false });
+}
+
 async function readPid(path: string): Promise<number | undefined> {
   try {
     // pgpool pads its pid file with NUL bytes: take the leading digits only.
@@ -98,7 +110,7 @@ function signalPid(pid: number, signal: Deno.Signal): void {
  * @throws Error with the daemon's output when it exits early or is not ready within 30 s
  */
 export async function startDaemon(spec: DaemonSpec): Promise<Daemon> {
-  const user = await serverOsUser();
+  const user = spec.asServerUser === false ? await ownUser() : await serverOsUser();
   const dir = await Deno.makeTempDir({ dir: tmpBase(), prefix: `usogres-bench-${spec.name}-` });
   for (const [file, text] of Object.entries(spec.files(dir))) {
     await Deno.writeTextFile(`${dir}/${file}`, text, { mode: 0o600 });
@@ -128,7 +140,7 @@ export async function startDaemon(spec: DaemonSpec): Promise<Daemon> {
   let stopping: Promise<void> | undefined;
   const stop = (): Promise<void> => {
     stopping ??= (async () => {
-      const pid = await readPid(spec.pidFile(dir));
+      const pid = spec.pidFile ? await readPid(spec.pidFile(dir)) : undefined;
       if (!exited) signalPid(pid ?? child.pid, spec.stopSignal);
       const timer = setTimeout(() => {
         if (pid !== undefined) signalPid(pid, "SIGKILL");

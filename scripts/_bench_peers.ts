@@ -5,7 +5,8 @@
  * over the original and the copy. Each is skipped, with a note, when it is not installed
  * (Debian packages `pgbouncer` and `pgpool2`). Settings follow the PgBouncer "Configuration"
  * page and pgpool-II's "Server Configuration" chapter; anything not set here is the peer's
- * default.
+ * default. Besides them, `deno-forwarder`: usogres's own floor, a Deno process that only relays
+ * bytes (see `_bench_forwarder.ts`).
  */
 
 import { type Daemon, findProgram, startDaemon } from "./_bench_daemon.ts";
@@ -138,6 +139,40 @@ export async function startPgpool(
     });
   } catch (e: unknown) {
     return { name: "pgpool", note: `could not start: ${firstLine(e)}` };
+  }
+}
+
+const FORWARDER = decodeURIComponent(new URL("./_bench_forwarder.ts", import.meta.url).pathname);
+
+/**
+ * Starts `deno-forwarder` (`_bench_forwarder.ts`, a bare byte relay in Deno) in front of the
+ * original, as ourselves, with the Deno that runs the bench. Its URL carries `sslmode=disable`:
+ * it would relay an SSLRequest to the server rather than answer it, so a client left to its
+ * default would negotiate TLS end to end whenever the server has `ssl` on.
+ * @param original the server it relays to
+ * @param database database clients connect to
+ * @returns the running forwarder, or why it was skipped
+ */
+export async function startDenoForwarder(
+  original: PgServer,
+  database: string,
+): Promise<Daemon | Skipped> {
+  const port = await freePort();
+  try {
+    return await startDaemon({
+      name: "deno-forwarder",
+      program: Deno.execPath(),
+      version: `deno-forwarder (Deno ${Deno.version.deno})`,
+      // Run from its temporary directory, so no deno.json applies: the floor loads nothing else.
+      args:
+        () => ["run", "--allow-net", FORWARDER, String(port), original.host, `${original.port}`],
+      files: () => ({}),
+      stopSignal: "SIGTERM",
+      asServerUser: false,
+      url: `${pgUrl("127.0.0.1", port, database, original.superuser)}?sslmode=disable`,
+    });
+  } catch (e: unknown) {
+    return { name: "deno-forwarder", note: `could not start: ${firstLine(e)}` };
   }
 }
 

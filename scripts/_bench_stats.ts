@@ -23,6 +23,14 @@ export interface WorkloadResult {
    * system time over the run, divided by the transactions): only for targets that are a proxy.
    */
   readonly cpu: ReadonlyMap<string, Runs>;
+  /**
+   * The servers' CPU time per transaction in each run, in microseconds: the process trees of the
+   * postmasters the target uses (the original; both servers for replicating targets and the
+   * ceiling), for every target. Absent in results made before it was measured.
+   */
+  readonly serverCpu?: ReadonlyMap<string, Runs>;
+  /** pgbench's own CPU time per transaction in each run, in microseconds, for every target. */
+  readonly clientCpu?: ReadonlyMap<string, Runs>;
   /** Reference targets to show ratios against, besides `direct` (peers that ran). */
   readonly references: readonly string[];
 }

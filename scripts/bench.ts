@@ -5,8 +5,13 @@
  * and rewrites the "Latest results" section of `docs/benchmarks.md` (whose intro explains the
  * method). Full mode takes about 30 minutes; `--quick` about one minute.
  *
- * Flags: `--quick`; `--rounds N` and `--seconds N` to override the mode's; `--without pgbouncer`
- * or `--without pgpool` to leave a peer out; `--no-write` to only print. Every process it starts is stopped by pid when it ends, fails, or gets SIGINT/SIGTERM.
+ * Besides the peers it runs `deno-forwarder` (`_bench_forwarder.ts`, a Deno process that only
+ * relays bytes: the floor for any Deno proxy), and it measures the CPU time per transaction of
+ * each proxy, of the servers and of pgbench, for the "CPU budget per transaction" section.
+ *
+ * Flags: `--quick`; `--rounds N` and `--seconds N` to override the mode's; `--without pgbouncer`,
+ * `--without pgpool` or `--without deno-forwarder` to leave one out; `--no-write` to only print.
+ * Every process it starts is stopped by pid when it ends, fails, or gets SIGINT/SIGTERM.
  *
  * @example
  * ```sh
@@ -20,9 +25,11 @@ import {
   type Daemon,
   isDaemon,
   type Skipped,
+  startDenoForwarder,
   startPgbouncer,
   startPgpool,
 } from "./_bench_peers.ts";
+import { budgetTable, FORWARDER, reachabilityLines } from "./_bench_budget.ts";
 import { pgbenchInit } from "./_bench_pgbench.ts";
 import {
   commitMeasured,
@@ -162,7 +169,7 @@ function goalLines(results: readonly WorkloadResult[], idle: IdleMemory): string
     const r = results.find((w) => w.args.join(" ") === args);
     return medianRatio(r?.runs.get(a), r?.runs.get(b));
   };
-  const rows: Array<[string, number, number | undefined]> = [
+  const rows: Array<[string, number | undefined, number | undefined]> = [
     ["`-S`: usogres-pass / pgbouncer", 1.0, ratio("-S", "usogres-pass", "pgbouncer")],
     [
       "`-S -M prepared`: usogres-pass / pgbouncer",
@@ -173,11 +180,17 @@ function goalLines(results: readonly WorkloadResult[], idle: IdleMemory): string
     ["TPC-B: usogres-repl / ceiling", 0.9, ratio("", "usogres-repl", "ceiling")],
     ["`-S -C`: usogres-repl / pgpool", 1.0, ratio("-S -C", "usogres-repl", "pgpool")],
     ["`-S -C`: usogres-pass / pgbouncer", 1.0, ratio("-S -C", "usogres-pass", "pgbouncer")],
+    [
+      `\`-S\`: ${FORWARDER} / pgbouncer (floor for a Deno proxy; informative, not a target)`,
+      undefined,
+      ratio("-S", FORWARDER, "pgbouncer"),
+    ],
   ];
   const lines = ["| issue #6 target | wanted | measured | met |", "| --- | ---: | ---: | --- |"];
   for (const [what, wanted, got] of rows) {
-    const met = got === undefined ? "—" : got >= wanted ? "yes" : "no";
-    lines.push(`| ${what} | ≥ ${wanted.toFixed(1)} | ${fmt(got, 2)} | ${met} |`);
+    const met = got === undefined || wanted === undefined ? "—" : got >= wanted ? "yes" : "no";
+    const want = wanted === undefined ? "—" : `≥ ${wanted.toFixed(1)}`;
+    lines.push(`| ${what} | ${want} | ${fmt(got, 2)} | ${met} |`);
   }
   const kib = idle.perClientKiB;
   const met = kib === undefined ? "—" : kib <= 64 ? "yes" : "no";
@@ -224,18 +237,44 @@ async function main(args: string[]): Promise<number> {
       ["pgbouncer", () => startPgbouncer(cluster.original, DATABASE)],
       ["pgpool", () => startPgpool(cluster.all, DATABASE, { clients: CLIENTS, loadBalance: true })],
     ];
+    const optional = async (name: string, start: () => Promise<Daemon | Skipped>) => {
+      const started = opts.without.includes(name) ? { name, note: "--without" } : await start();
+      if (isDaemon(started)) return stack.use(started);
+      notes.push(`${started.name} skipped: ${started.note}`);
+      return undefined;
+    };
     for (const [name, start] of peerStarts) {
-      const peer = opts.without.includes(name) ? { name, note: "--without" } : await start();
-      if (isDaemon(peer)) peers.push(stack.use(peer));
-      else notes.push(`${peer.name} skipped: ${peer.note}`);
+      const peer = await optional(name, start);
+      if (peer) peers.push(peer);
+    }
+    // Not a peer: a reference for usogres-pass, so no ratio column of its own in the tables.
+    const forwarder = await optional(
+      FORWARDER,
+      () => startDenoForwarder(cluster.original, DATABASE),
+    );
+    if (forwarder) {
+      notes.push(
+        `${FORWARDER}'s clients connect with sslmode=disable (it relays bytes and cannot answer an ` +
+          "SSLRequest), so with `-S -C` they skip the SSLRequest round trip the other targets' " +
+          "clients make (libpq's default sslmode=prefer)",
+      );
     }
     for (const note of notes) log(`note: ${note}`);
     const rssStart = [await rssKiB(pass.pid), await rssKiB(repl.pid)];
+    const original = [cluster.original];
     const targets: Target[] = [
-      urlTarget("direct", cluster.original.url(DATABASE)),
-      urlTarget("usogres-pass", pass.url(DATABASE), pass.pid),
-      urlTarget("usogres-repl", repl.url(DATABASE), repl.pid),
-      ...peers.map((p) => urlTarget(p.name, p.url, p.pid)),
+      urlTarget("direct", cluster.original.url(DATABASE), { servers: original }),
+      urlTarget("usogres-pass", pass.url(DATABASE), { pid: pass.pid, servers: original }),
+      urlTarget("usogres-repl", repl.url(DATABASE), { pid: repl.pid, servers: cluster.all }),
+      ...peers.map((p) =>
+        urlTarget(p.name, p.url, {
+          pid: p.pid,
+          servers: p.name === "pgpool" ? cluster.all : original,
+        })
+      ),
+      ...(forwarder
+        ? [urlTarget(forwarder.name, forwarder.url, { pid: forwarder.pid, servers: original })]
+        : []),
     ];
     log(`warm-up: -S for ${opts.warmSeconds} s on each target`);
     for (const target of targets) {
@@ -304,6 +343,23 @@ async function main(args: string[]): Promise<number> {
       "shared machine: it is what the proxy costs, not how much of the machine it got.",
       "",
       ...cpuTable(results, "pgbouncer"),
+      "",
+      "### CPU budget per transaction",
+      "",
+      "Per run, the CPU time (user and system, from `/proc`) of the proxy's process tree, of the " +
+      "process trees of the servers the target uses (each postmaster with its backends; both " +
+      "servers for usogres-repl, pgpool and the ceiling) and of pgbench (the bench's reaped " +
+      "children), divided by the run's transactions; medians over the rounds. The ceiling's " +
+      "transaction is one on each server, as its TPS is per server. The zero-proxy bound is " +
+      `${navigator.hardwareConcurrency} cores × 1e6 / (servers + pgbench µs/tx): the TPS this ` +
+      "machine could reach for that target if the proxy cost nothing. Cores busy: total µs/tx × " +
+      "median TPS over the cores, the share of the machine the run's own processes used.",
+      "",
+      ...budgetTable(results, navigator.hardwareConcurrency),
+      "",
+      "Issue #6's throughput targets against these bounds:",
+      "",
+      ...reachabilityLines(results, navigator.hardwareConcurrency),
       "",
       "### Memory",
       "",

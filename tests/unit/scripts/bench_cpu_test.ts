@@ -2,14 +2,18 @@
  * @module
  * The benchmark's proxy CPU figures: `/proc/<pid>/stat` parsing (a command name with spaces and
  * parentheses), the sum over a process tree (children, grandchildren, ended children), and the
- * per-workload table with its ratio to the reference proxy.
+ * per-workload table with its ratio to the reference proxy; the run's other CPU figures (the
+ * postmasters' trees, pgbench as the bench's reaped children) and their per-transaction figures.
  */
 
 import assert from "node:assert/strict";
 import {
+  cpuPerTransaction,
+  cpuSample,
   parseProcStat,
   processTreeSeconds,
   type ProcStat,
+  readCpuSample,
   treeSeconds,
 } from "../../../scripts/_bench_cpu.ts";
 import { cpuTable, type WorkloadResult } from "../../../scripts/_bench_stats.ts";
@@ -75,4 +79,55 @@ Deno.test("cpuTable: medians per workload and the ratio to the reference proxy",
     "| pgbouncer | 25 | — | 1.00 | — |",
   ]);
   assert.deepEqual(cpuTable([result(["-S"], {})], "pgbouncer"), []);
+});
+
+Deno.test("cpuSample: the proxy's tree, the postmasters' trees summed, the client's ended children", () => {
+  const ps: ProcStat[] = [
+    { pid: 5, ppid: 1, ticks: 100, childTicks: 250 }, // the bench: pgbench reaped
+    { pid: 6, ppid: 5, ticks: 40, childTicks: 0 }, // a proxy, the bench's child
+    { pid: 7, ppid: 1, ticks: 10, childTicks: 300 }, // postmaster 1: backends ended
+    { pid: 8, ppid: 7, ticks: 20, childTicks: 0 }, // a live backend
+    { pid: 9, ppid: 1, ticks: 5, childTicks: 0 }, // postmaster 2
+  ];
+  const sample = cpuSample(ps, { proxy: 6, servers: [7, 9], client: 5 });
+  assert.equal(sample.proxy, 0.4);
+  assert.equal(sample.servers?.toFixed(6), (3.35).toFixed(6)); // (10 + 300 + 20) + 5 ticks
+  assert.equal(sample.client, 2.5);
+  assert.deepEqual(cpuSample(ps, { servers: [], client: 5 }), {
+    proxy: undefined,
+    servers: undefined,
+    client: 2.5,
+  });
+  // A postmaster that is gone makes the servers' figure unknown, not smaller.
+  assert.equal(cpuSample(ps, { servers: [7, 99], client: 5 }).servers, undefined);
+  assert.equal(cpuSample(ps, { servers: [7], client: 99 }).client, undefined);
+});
+
+Deno.test("cpuPerTransaction: differences over the transactions, in µs", () => {
+  const before = { proxy: 1, servers: 10, client: 2 };
+  const after = { proxy: 1.5, servers: 13, client: 2.25 };
+  assert.deepEqual(cpuPerTransaction(before, after, 10000), {
+    proxy: 50,
+    servers: 300,
+    client: 25,
+  });
+  assert.deepEqual(cpuPerTransaction(before, { ...after, proxy: undefined }, 0), {
+    proxy: undefined,
+    servers: undefined,
+    client: undefined,
+  });
+});
+
+Deno.test("readCpuSample: pgbench-like children count once reaped", async () => {
+  const roots = { servers: [], client: Deno.pid };
+  const before = await readCpuSample(roots);
+  // A child that burns CPU, then is waited for: the client figure grows by its time.
+  await new Deno.Command(Deno.execPath(), {
+    args: ["eval", "const t = performance.now() + 200; while (performance.now() < t);"],
+    stdout: "null",
+    stderr: "null",
+  }).output();
+  const after = await readCpuSample(roots);
+  assert.ok(before.client !== undefined && after.client !== undefined);
+  assert.ok(after.client - before.client >= 0.1, `${before.client} -> ${after.client}`);
 });
