@@ -149,15 +149,65 @@ export function cpuSample(processes: readonly ProcStat[], roots: CpuRoots): CpuS
 }
 
 /**
- * Reads {@link cpuSample} from `/proc` now.
+ * Tells whether nothing in the given trees started, ended or was reaped between two snapshots:
+ * the same pids below each root, and the same ended-children time for each of them.
+ *
+ * One snapshot reads `/proc/<pid>/stat` file by file. A process that ends and is reaped between
+ * the read of its parent and its own read is in neither (its time is lost from the sample), and
+ * one read live before it is reaped into a parent read after is in both (counted twice). Backends
+ * do end right around the samples: those of pgbench's connections when it exits, psql's after
+ * the TPC-B reset. A lost backend made the next run's servers look hundreds of µs dearer per
+ * transaction. Comparing two snapshots catches both: either the pid sets or a parent's
+ * ended-children time differ.
+ *
+ * @param a the earlier snapshot
+ * @param b the later snapshot
+ * @param roots the trees' roots
+ * @returns true when every tree is the same in both
+ */
+export function settled(
+  a: readonly ProcStat[],
+  b: readonly ProcStat[],
+  roots: readonly number[],
+): boolean {
+  const members = (processes: readonly ProcStat[]) => {
+    const children = new Map<number, ProcStat[]>();
+    for (const p of processes) children.set(p.ppid, [...(children.get(p.ppid) ?? []), p]);
+    const found = new Map<number, number>();
+    const todo = processes.filter((p) => roots.includes(p.pid));
+    for (let p = todo.pop(); p; p = todo.pop()) {
+      found.set(p.pid, p.childTicks);
+      todo.push(...(children.get(p.pid) ?? []));
+    }
+    return found;
+  };
+  const x = members(a);
+  const y = members(b);
+  return x.size === y.size && [...x].every(([pid, childTicks]) => y.get(pid) === childTicks);
+}
+
+/** Snapshots to take at most before giving up on {@link readCpuSample}'s settling. */
+const SETTLE_ATTEMPTS = 40;
+
+/**
+ * Reads {@link cpuSample} from `/proc` once the proxy's and servers' trees have settled: two
+ * snapshots in a row in which, by {@link settled}, no process of theirs started or ended.
  * @param roots the proxy, the postmasters and the process that runs pgbench
- * @returns seconds of CPU time of each part, all undefined without `/proc`
+ * @returns seconds of CPU time of each part; the proxy's and servers' are undefined when the
+ *   trees did not settle within {@link SETTLE_ATTEMPTS} snapshots, all are without `/proc`
  */
 export async function readCpuSample(roots: CpuRoots): Promise<CpuSample> {
-  const processes = await readProcesses();
-  return processes
-    ? cpuSample(processes, roots)
-    : { proxy: undefined, servers: undefined, client: undefined };
+  const trees = [...(roots.proxy === undefined ? [] : [roots.proxy]), ...roots.servers];
+  let previous = await readProcesses();
+  for (let attempt = 1; previous && attempt < SETTLE_ATTEMPTS; attempt++) {
+    // Give a process that is exiting the time to be reaped, instead of spinning on /proc.
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const next = await readProcesses();
+    if (next && settled(previous, next, trees)) return cpuSample(next, roots);
+    previous = next;
+  }
+  const client = previous && cpuSample(previous, roots).client;
+  return { proxy: undefined, servers: undefined, client };
 }
 
 /** CPU time per transaction of each part of a run, in microseconds. */

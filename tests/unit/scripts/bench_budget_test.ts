@@ -149,3 +149,18 @@ Deno.test("reachabilityLines: 'no' when the bound is short, and a missing refere
     "usogres-repl is 1000 TPS, 0.74 × that: reachable in principle: no.",
   ]);
 });
+
+Deno.test("reachabilityLines: with -C the forwarder is said not to be a floor", () => {
+  const connect = result(["-S", "-C"], {
+    "usogres-pass": { tps: [1200], proxy: [450], servers: [200], client: [200] },
+    pgbouncer: { tps: [2300], proxy: [150], servers: [180], client: [180] },
+    "deno-forwarder": { tps: [230], proxy: [550], servers: [5200], client: [300] },
+  });
+  assert.deepEqual(reachabilityLines([connect], 2), [
+    "- `-S -C`, usogres-repl ≥ 1.0 × pgpool: pgpool did not run or has no throughput.",
+    "- `-S -C`, usogres-pass ≥ 1.0 × pgbouncer (2300 TPS needed): the zero-proxy bound of " +
+    "usogres-pass is 5000 TPS, 2.17 × that: reachable in principle: yes. deno-forwarder opens " +
+    "a server connection per client connection (no pooling), so it is no floor here: it ran at " +
+    "230 TPS, 0.10 × pgbouncer (median of same-round ratios).",
+  ]);
+});

@@ -14,6 +14,7 @@ import {
   processTreeSeconds,
   type ProcStat,
   readCpuSample,
+  settled,
   treeSeconds,
 } from "../../../scripts/_bench_cpu.ts";
 import { cpuTable, type WorkloadResult } from "../../../scripts/_bench_stats.ts";
@@ -130,4 +131,29 @@ Deno.test("readCpuSample: pgbench-like children count once reaped", async () => 
   const after = await readCpuSample(roots);
   assert.ok(before.client !== undefined && after.client !== undefined);
   assert.ok(after.client - before.client >= 0.1, `${before.client} -> ${after.client}`);
+});
+
+Deno.test("settled: true when no process of the trees started, ended or was reaped", () => {
+  const a: ProcStat[] = [
+    { pid: 7, ppid: 1, ticks: 10, childTicks: 300 }, // postmaster
+    { pid: 8, ppid: 7, ticks: 20, childTicks: 0 }, // backend
+    { pid: 30, ppid: 1, ticks: 5, childTicks: 0 }, // unrelated
+  ];
+  // Live processes using CPU, and unrelated ones coming and going, do not matter.
+  const busier = [{ ...a[0]!, ticks: 12 }, { ...a[1]!, ticks: 90 }];
+  assert.equal(settled(a, busier, [7]), true);
+  assert.equal(
+    settled(a, [...a.slice(0, 2), { pid: 31, ppid: 1, ticks: 0, childTicks: 0 }], [7]),
+    true,
+  );
+  // The backend ended and was reaped: gone, and its time moved into the postmaster's.
+  assert.equal(settled(a, [{ ...a[0]!, childTicks: 320 }], [7]), false);
+  // Read live once, then reaped into a parent read later: the parent's ended time changed.
+  assert.equal(settled(a, [{ ...a[0]!, childTicks: 320 }, a[1]!], [7]), false);
+  // Ended between the parent's read and its own: missing, the parent unchanged.
+  assert.equal(settled(a, [a[0]!], [7]), false);
+  // A new backend.
+  assert.equal(settled(a, [...a, { pid: 9, ppid: 7, ticks: 0, childTicks: 0 }], [7]), false);
+  // No roots: nothing to settle.
+  assert.equal(settled(a, [], []), true);
 });
