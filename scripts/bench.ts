@@ -353,7 +353,9 @@ async function main(args: string[]): Promise<number> {
       "transaction is one on each server, as its TPS is per server. The zero-proxy bound is " +
       `${navigator.hardwareConcurrency} cores × 1e6 / (servers + pgbench µs/tx): the TPS this ` +
       "machine could reach for that target if the proxy cost nothing. Cores busy: total µs/tx × " +
-      "median TPS over the cores, the share of the machine the run's own processes used.",
+      "median TPS over the cores, the share of the machine the run's own processes used. The " +
+      "bound counts CPU only: a run whose cores busy is well under 100 % was held back by " +
+      "waiting (round trips, locks) or by other work on the machine, not by these processes' CPU.",
       "",
       ...budgetTable(results, navigator.hardwareConcurrency),
       "",
