@@ -12,11 +12,18 @@ export interface ByteSink {
   write(p: Uint8Array): Promise<number>;
 }
 
+/** A write waiting for the ones before it. */
+interface Queued {
+  readonly bytes: Uint8Array;
+  readonly done: PromiseWithResolvers<void>;
+}
+
 /** Serialising writer over one socket; counts the bytes written. */
 export class SocketWriter {
   #sink: ByteSink;
-  #tail: Promise<void> = Promise.resolve();
-  #pending = 0;
+  /** True while a write is in progress; later ones wait in `#queue`. */
+  #busy = false;
+  #queue: Queued[] = [];
   /** Total bytes written so far. */
   bytesWritten = 0;
 
@@ -30,7 +37,8 @@ export class SocketWriter {
   }
 
   /**
-   * Writes all of `bytes`, after any writes already queued.
+   * Writes all of `bytes`, after any writes already queued. A write that fails rejects its own
+   * promise only: the ones queued behind it are still attempted, in order.
    *
    * The caller must not change `bytes` until the returned promise settles.
    *
@@ -39,22 +47,27 @@ export class SocketWriter {
    * @throws the socket's error (for example `Deno.errors.BrokenPipe`)
    */
   write(bytes: Uint8Array): Promise<void> {
-    const run = this.#pending === 0
-      ? this.#writeAll(bytes)
-      : this.#tail.then(() => this.#writeAll(bytes));
-    this.#pending++;
-    const done = run.finally(() => {
-      this.#pending--;
-    });
-    this.#tail = done.catch(() => {});
-    return done;
+    if (this.#busy) {
+      const done = Promise.withResolvers<void>();
+      this.#queue.push({ bytes, done });
+      return done.promise;
+    }
+    this.#busy = true;
+    return this.#writeAll(bytes);
   }
 
+  /** Writes every byte, then starts the next queued write. One promise per write. */
   async #writeAll(bytes: Uint8Array): Promise<void> {
-    let off = 0;
-    while (off < bytes.length) {
-      off += await this.#sink.write(off === 0 ? bytes : bytes.subarray(off));
+    try {
+      let off = 0;
+      while (off < bytes.length) {
+        off += await this.#sink.write(off === 0 ? bytes : bytes.subarray(off));
+      }
+      this.bytesWritten += bytes.length;
+    } finally {
+      const next = this.#queue.shift();
+      if (next === undefined) this.#busy = false;
+      else this.#writeAll(next.bytes).then(next.done.resolve, next.done.reject);
     }
-    this.bytesWritten += bytes.length;
   }
 }

@@ -18,6 +18,7 @@ const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
  * @throws {ProtocolError} on an invalid byte sequence
  */
 export function decodeUtf8(bytes: Uint8Array): string {
+  if (bytes.length === 0) return ""; // the unnamed statement or portal: no decoder call
   try {
     return utf8.decode(bytes);
   } catch {

@@ -154,6 +154,16 @@ export class FrameReader {
   }
 
   /**
+   * The bytes received but not yet returned as frames, as a view into the reader's buffer (valid
+   * until the next `fill()`): a caller may look at the messages that follow the current one.
+   *
+   * @returns the buffered bytes, starting at the next message
+   */
+  peek(): Uint8Array<ArrayBuffer> {
+    return this.#buf.subarray(this.#start, this.#end);
+  }
+
+  /**
    * Returns the next complete frame already buffered, without reading. The frame is a view into
    * the reader's buffer, valid until the next `fill()`.
    *

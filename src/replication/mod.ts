@@ -44,6 +44,7 @@ export {
   type StatementLookup,
 } from "./prepared.ts";
 export { findUnsafe, type Refusal, refusalSql } from "./refusal.ts";
+export { isPlainSelect } from "./plain_read.ts";
 export { CatalogCache } from "./catalog_cache.ts";
 export { planFor, transformReply, type Verdict } from "./row_capture.ts";
 export { type CapturedRow, RawRow, rawRow, rowTexts } from "./captured_row.ts";

@@ -51,6 +51,7 @@ import {
   copyMessages,
   type EntryKind,
   findUnsafe,
+  isPlainSelect,
   mirrorFailedBatch,
   newBatch,
   PreparedStatements,
@@ -139,6 +140,15 @@ interface InFlight {
 export class Relay implements RecoveringSession {
   readonly #o: RelayOptions;
   readonly #inflight: InFlight[] = [];
+  /**
+   * The in-flight entry of a plain read sent through the light path (see #lightRead): no batch
+   * of its own, the original's replies go straight through until its ReadyForQuery.
+   */
+  readonly #lightEntry: InFlight = (() => {
+    const batch = newBatch(0);
+    batch.closed = true;
+    return { batch, tracker: new ReplyTracker(batch, false) };
+  })();
   readonly #prepared = new PreparedStatements();
   #links: CopyLink[];
   #open: InFlight | undefined;
@@ -392,6 +402,21 @@ export class Relay implements RecoveringSession {
           // CopyFail after the COPY ended, which postgres.js sends): the original alone gets it,
           // and ignores what does not belong to a COPY, as PostgreSQL does.
         } else {
+          // The light path: a read that needs no batch (see #lightRead, #lightBatch).
+          const light = code === FrontendCode.Query
+            ? (this.#lightRead(frame) ? 0 : -1)
+            : code === FrontendCode.Bind
+            ? this.#lightBatch(frame, reader.peek())
+            : -1;
+          if (light >= 0) {
+            if (!start) {
+              start = new Uint8Array(frame.bytes.buffer, frame.bytes.byteOffset);
+              length = 0;
+            }
+            length += frame.bytes.length;
+            for (let i = 0; i < light; i++) length += reader.tryNext()!.bytes.length;
+            continue;
+          }
           const link = !start && code === FrontendCode.Query
             ? this.#balancedTarget(frame)
             : undefined;
@@ -442,6 +467,96 @@ export class Relay implements RecoveringSession {
         return;
       }
     }
+  }
+
+  /**
+   * Takes the light path for a plain SELECT (see `plain_read.ts`) sent while nothing else is in
+   * flight, no transaction is open and the copies are in step: it can only read, and it ends
+   * outside a transaction whatever happens, so it needs no classification, no batch and no reply
+   * tracking. The original's replies go to the client as they come (#originalToClientLoop).
+   * With load balancing on and a copy to balance to, reads take the balanced way instead.
+   *
+   * @param frame a Query message
+   * @returns true when it was taken: the caller forwards the message to the original
+   */
+  #lightRead(frame: Frame): boolean {
+    if (
+      !this.#lightAllowed() ||
+      (this.#o.ctx.config.replication.loadBalance && this.#writeSet().length > 0) ||
+      !isPlainSelect(frame.bytes)
+    ) {
+      return false;
+    }
+    this.#inflight.push(this.#lightEntry);
+    return true;
+  }
+
+  /**
+   * The light path's extended-protocol side: a Bind of a prepared statement that runs on the
+   * original alone (a read), and everything after it up to its Sync, all already received, as
+   * drivers send a prepared statement's execution (`Bind, Describe portal, Execute, Sync`). Such
+   * a batch only reads, and its Sync ends the implicit transaction. Accepted after the Bind: more
+   * Binds of such statements, Describe and Execute of portals bound in the batch, Flush, and the
+   * Sync. Anything else (a Parse, a Close, a Describe of a statement) takes the usual way.
+   *
+   * @param bind the Bind message
+   * @param following the bytes received after it (`FrameReader.peek`)
+   * @returns how many of the following messages belong to the batch (its Sync included), for the
+   *   caller to forward with the Bind; -1 for the usual way
+   */
+  #lightBatch(bind: Frame, following: Uint8Array<ArrayBuffer>): number {
+    if (!this.#lightAllowed()) return -1;
+    const bound: Array<readonly [portal: string, statement: string]> = [];
+    const bindsRead = (f: Frame): boolean => {
+      const m = decodeBind(f);
+      const s = this.#prepared.statement(m.statement);
+      if (s === undefined || s.route !== "original" || s.refused || s.rowPlan) return false;
+      bound.push([m.portal, m.statement]);
+      return true;
+    };
+    const isBound = (portal: string) => bound.some(([p]) => p === portal);
+    if (!bindsRead(bind)) return -1;
+    let at = 0;
+    let count = 0;
+    while (following.length - at >= 5) {
+      const total = 1 + ((following[at + 1]! << 24) | (following[at + 2]! << 16) |
+        (following[at + 3]! << 8) | following[at + 4]!);
+      if (total < 5 || at + total > following.length) return -1;
+      const f: Frame = { code: following[at]!, bytes: following.subarray(at, at + total) };
+      at += total;
+      count++;
+      switch (f.code) {
+        case FrontendCode.Bind:
+          if (!bindsRead(f)) return -1;
+          break;
+        case FrontendCode.Execute:
+          if (!isBound(decodeExecute(f).portal)) return -1;
+          break;
+        case FrontendCode.Describe: {
+          const m = decodeDescribe(f);
+          if (m.kind !== "P" || !isBound(m.name)) return -1;
+          break;
+        }
+        case FrontendCode.Flush:
+          break;
+        case FrontendCode.Sync:
+          for (const [portal, statement] of bound) this.#prepared.bound(portal, statement);
+          this.#inflight.push(this.#lightEntry);
+          return count;
+        default:
+          return -1;
+      }
+    }
+    return -1;
+  }
+
+  /**
+   * Whether the light path may be taken now: nothing in flight or being settled, no transaction
+   * open, and the copies (and a recovery's journal) in step with the original, idle.
+   */
+  #lightAllowed(): boolean {
+    return this.#inflight.length === 0 && this.#open === undefined && this.#txStatus === "idle" &&
+      this.#settling === 0 && this.#blockOn === undefined && !this.#needsReconcile("idle");
   }
 
   /**
@@ -989,6 +1104,18 @@ export class Relay implements RecoveringSession {
           if (m.type === "ErrorResponse" && (m.severity === "FATAL" || m.severity === "PANIC")) {
             fatalSeen = true;
           }
+        }
+        if (head === this.#lightEntry) {
+          // A plain read (#lightRead): everything goes to the client; its ReadyForQuery ends it.
+          if (code === BackendCode.ReadyForQuery) {
+            this.#inflight.shift();
+            const m = decodeBackend(frame);
+            const status = m.type === "ReadyForQuery" ? m.status : "idle";
+            this.#txStatus = status;
+            readyStatus = status;
+          }
+          out.add(frame.bytes);
+          continue;
         }
         if (head?.batch.internal) {
           // usogres's own query: its replies stay here, except asynchronous messages.

@@ -214,7 +214,15 @@ export class ClientSocket implements ByteSource, ByteSink {
    * @returns how many bytes, or null at end of stream
    * @throws the socket's error
    */
-  async read(p: Uint8Array): Promise<number | null> {
+  read(p: Uint8Array): Promise<number | null> {
+    // The common case, a plain socket nobody listens to, costs no promise of its own.
+    if (this.onData === undefined && this.#pushback === undefined && this.#tls === undefined) {
+      return this.#conn.read(p);
+    }
+    return this.#readSlow(p);
+  }
+
+  async #readSlow(p: Uint8Array): Promise<number | null> {
     let n: number | null;
     const back = this.#pushback;
     if (back !== undefined) {

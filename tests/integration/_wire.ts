@@ -85,6 +85,84 @@ export function queryMessage(sql: string): Uint8Array<ArrayBuffer> {
   return concat([messageHeader("Q", text.length + 4), text]);
 }
 
+/** Builds a message from its type letter and body parts. */
+function message(type: string, parts: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  const body = concat(parts);
+  return concat([messageHeader(type, body.length + 4), body]);
+}
+
+function int16(n: number): Uint8Array {
+  return new Uint8Array([(n >> 8) & 0xff, n & 0xff]);
+}
+
+/**
+ * Builds a Parse message (no parameter types: the server infers them).
+ * @param statement the statement name ("" for the unnamed one)
+ * @param sql the statement
+ * @returns the message
+ */
+export function parseMessage(statement: string, sql: string): Uint8Array<ArrayBuffer> {
+  return message("P", [encoder.encode(`${statement}\0${sql}\0`), int16(0)]);
+}
+
+/**
+ * Builds a Bind message with text parameters and text results.
+ * @param portal the portal name ("" for the unnamed one)
+ * @param statement the prepared statement's name
+ * @param params the parameters as text (null for NULL)
+ * @returns the message
+ */
+export function bindMessage(
+  portal: string,
+  statement: string,
+  params: readonly (string | null)[] = [],
+): Uint8Array<ArrayBuffer> {
+  const values = params.flatMap((p) => {
+    if (p === null) return [int32(-1)];
+    const bytes = encoder.encode(p);
+    return [int32(bytes.length), bytes];
+  });
+  return message("B", [
+    encoder.encode(`${portal}\0${statement}\0`),
+    int16(0),
+    int16(params.length),
+    ...values,
+    int16(0),
+  ]);
+}
+
+/**
+ * Builds a Describe message.
+ * @param kind `S` for a statement, `P` for a portal
+ * @param name its name
+ * @returns the message
+ */
+export function describeMessage(kind: "S" | "P", name: string): Uint8Array<ArrayBuffer> {
+  return message("D", [encoder.encode(`${kind}${name}\0`)]);
+}
+
+/**
+ * Builds an Execute message.
+ * @param portal the portal name
+ * @param maxRows the row limit (0 for none)
+ * @returns the message
+ */
+export function executeMessage(portal: string, maxRows = 0): Uint8Array<ArrayBuffer> {
+  return message("E", [encoder.encode(`${portal}\0`), int32(maxRows)]);
+}
+
+/** A Sync message. */
+export const SYNC: Uint8Array<ArrayBuffer> = message("S", []);
+
+/**
+ * Joins messages into one buffer, to send them in one write.
+ * @param messages the messages, in order
+ * @returns the bytes
+ */
+export function pipeline(...messages: readonly Uint8Array[]): Uint8Array<ArrayBuffer> {
+  return concat(messages);
+}
+
 /**
  * Parses the fields of an ErrorResponse or NoticeResponse body.
  * @param body the message body

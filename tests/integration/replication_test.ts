@@ -29,6 +29,18 @@ import {
   withDeadline,
 } from "./_replication.ts";
 import { cleanEnv, pgBinary } from "../../scripts/pg_tools.ts";
+import {
+  bindMessage,
+  describeMessage,
+  errorFields,
+  executeMessage,
+  firstColumn,
+  parseMessage,
+  pipeline,
+  queryMessage,
+  SYNC,
+  WireClient,
+} from "./_wire.ts";
 
 /** psql arguments that keep going after an error, reporting SQLSTATEs. */
 const CONTINUE = [...VERBOSE, "-v", "ON_ERROR_STOP=0"];
@@ -393,6 +405,74 @@ Deno.test("replication: writes reach the original and both copies", async (t) =>
     },
   );
 
+  await step(
+    "light path: plain reads pipelined around writes, in and out of transactions, see every write in order",
+    "light",
+    async (db) => {
+      const url = proxy.url(db);
+      const created = await psql(url, "CREATE TABLE t (id int PRIMARY KEY, v int)");
+      assert.equal(created.code, 0, created.stderr);
+      assert.equal((await psql(url, "INSERT INTO t VALUES (1, 0)")).code, 0);
+      await using client = await WireClient.connect(proxy.port);
+      await client.startup({ user: "postgres", database: db });
+      await client.write(pipeline(
+        parseMessage("r", "SELECT v FROM t WHERE id = $1"),
+        parseMessage("w", "UPDATE t SET v = v + 1 WHERE id = $1"),
+        SYNC,
+      ));
+      assert.deepEqual((await client.readUntil("Z")).map((m) => m.type), ["1", "1", "Z"]);
+      const read = [
+        bindMessage("", "r", ["1"]),
+        describeMessage("P", ""),
+        executeMessage(""),
+        SYNC,
+      ];
+      const write = [bindMessage("", "w", ["1"]), executeMessage(""), SYNC];
+      // One batch with a read, a write and a read again: it must take the usual way.
+      const mixed = [
+        bindMessage("a", "r", ["1"]),
+        executeMessage("a"),
+        bindMessage("b", "w", ["1"]),
+        executeMessage("b"),
+        bindMessage("c", "r", ["1"]),
+        executeMessage("c"),
+        SYNC,
+      ];
+      const plain = queryMessage("SELECT v FROM t WHERE id = 1");
+      /** Sends batches in one write; returns each one's values and transaction status. */
+      const run = async (batches: readonly Uint8Array[][]) => {
+        await client.write(pipeline(...batches.flat()));
+        const out: string[] = [];
+        for (const _ of batches) {
+          const replies = await client.readUntil("Z");
+          const error = replies.find((m) => m.type === "E");
+          assert.equal(error, undefined, error && JSON.stringify(errorFields(error.body)));
+          const values = replies.filter((m) => m.type === "D").map((m) => firstColumn(m.body));
+          out.push(`${values.join(",")}:${String.fromCharCode(replies.at(-1)!.body[0]!)}`);
+        }
+        return out;
+      };
+      assert.deepEqual(await run([[plain]]), ["0:I"]);
+      assert.deepEqual(await run([read]), ["0:I"]);
+      assert.deepEqual(
+        await run([read, write, read, [plain], mixed, read, [plain]]),
+        ["0:I", ":I", "1:I", "1:I", "1,2:I", "2:I", "2:I"],
+      );
+      assert.deepEqual(
+        await run([[queryMessage("BEGIN")], [plain], read, write, read, [queryMessage("COMMIT")]]),
+        [":T", "2:T", "2:T", ":T", "3:T", ":I"],
+      );
+      assert.deepEqual(await run([[plain], read]), ["3:I", "3:I"]);
+      // A read that fails ends its implicit transaction: the next write still reaches the copies.
+      const failing = queryMessage("SELECT v FROM missing_table WHERE id = 1");
+      await client.write(pipeline(failing));
+      const failed = await client.readUntil("Z");
+      assert.equal(errorFields(failed.find((m) => m.type === "E")!.body).C, "42P01");
+      assert.deepEqual(await run([write, read]), [":I", "4:I"]);
+      await assertEverywhere(cluster, db, "SELECT id, v FROM t", "1|4\n");
+    },
+  );
+
   await t.step(
     "load balancing: reads outside transactions are spread over the servers",
     async () => {
@@ -414,6 +494,21 @@ Deno.test("replication: writes reach the original and both copies", async (t) =>
         const known = new Set(cluster.all.map((s) => String(s.port)));
         for (const p of ports) assert.ok(known.has(p), `read served by unknown port ${p}`);
         assert.ok(ports.size > 1, `40 reads all served by port ${[...ports].join(",")}`);
+        // A plain SELECT (no call, no quote: the relay's light path) is balanced too.
+        assert.equal(
+          (await psql(url, "CREATE VIEW served AS SELECT current_setting('port') AS port")).code,
+          0,
+        );
+        const plainPorts = new Set<string>();
+        for (let i = 0; i < 10; i++) {
+          const r = await psqlSession(url, Array(4).fill("SELECT port FROM served"));
+          assert.equal(r.code, 0, r.stderr);
+          for (const p of r.stdout.trim().split("\n")) plainPorts.add(p);
+        }
+        assert.ok(
+          plainPorts.size > 1,
+          `40 plain reads all served by port ${[...plainPorts].join(",")}`,
+        );
         // In a transaction that has written, reads go to the original and see the row.
         const tx = await psqlSession(url, [
           "BEGIN",
