@@ -16,6 +16,7 @@
  */
 
 import { quickClassify } from "./_classify_quick.ts";
+import { literalShape } from "./_literal_shape.ts";
 import { loadModule } from "libpg-query";
 import { parseMemo, rememberStatement } from "./_parse_memo.ts";
 import { classifyNode, FunctionPolicy, isObject, unwrap, type Verdict } from "./_classify_rules.ts";
@@ -139,12 +140,18 @@ const EMPTY: Classification = Object.freeze({
 /** A bounded cache of classifications by exact SQL text, with hit and miss counters. */
 export class Classifier {
   /** Cache hits and misses since construction. */
-  readonly stats: { hits: number; misses: number } = { hits: 0, misses: 0 };
+  readonly stats: { hits: number; misses: number; shapeHits: number } = {
+    hits: 0,
+    misses: 0,
+    shapeHits: 0,
+  };
   // Two generations instead of one Map evicted oldest-first: deleting a Map's first entry leaves
   // a hole V8 skips on every later `keys().next()`, which cost 10 % of a proxy's CPU on pgbench
   // -S. When the young generation is full it becomes the old one, and the old one is dropped.
   #young = new Map<string, Classification>();
   #old = new Map<string, Classification>();
+  /** Single statements by literal shape; cleared when it holds half the cache size. */
+  readonly #shapes = new Map<string, ShapedClassification>();
   readonly #policy: FunctionPolicy;
   readonly #cacheSize: number;
   readonly #maxTextLength: number;
@@ -179,7 +186,26 @@ export class Classifier {
     // `... WHERE aid = 41273`): recomputing is cheaper than filling the cache with them.
     const quick = quickClassify(sql);
     if (quick) return quick;
+    // Statements that vary only in their numbers are cached by shape (`_literal_shape.ts`).
+    const shape = this.#cacheSize > 0 && sql.length <= this.#maxTextLength
+      ? literalShape(sql)
+      : undefined;
+    if (shape !== undefined) {
+      const shaped = this.#shapes.get(shape);
+      if (shaped !== undefined) {
+        this.stats.shapeHits++;
+        return shaped.for(sql);
+      }
+    }
     const result = classifyText(sql, this.#policy);
+    if (shape !== undefined) {
+      const shaped = ShapedClassification.of(sql, result);
+      if (shaped !== undefined) {
+        if (this.#shapes.size >= Math.ceil(this.#cacheSize / 2)) this.#shapes.clear();
+        this.#shapes.set(shape, shaped);
+        return result;
+      }
+    }
     if (this.#cacheSize > 0 && sql.length <= this.#maxTextLength) {
       if (this.#young.size >= Math.ceil(this.#cacheSize / 2)) {
         this.#old = this.#young;
@@ -188,6 +214,57 @@ export class Classifier {
       this.#young.set(sql, result);
     }
     return result;
+  }
+}
+
+/** What may stand around a lone statement's text in its string: white space, a semicolon. */
+const SURROUNDS = /^[\s;]*$/;
+
+/**
+ * The classification of one statement, for every text of its literal shape: the same verdict,
+ * with the statement's own text cut out of each new string where it stood in the first one
+ * (only white space and a semicolon, which hold no number, surround it).
+ */
+class ShapedClassification {
+  readonly #result: Classification;
+  readonly #lead: number;
+  readonly #trail: number;
+
+  private constructor(result: Classification, lead: number, trail: number) {
+    this.#result = result;
+    this.#lead = lead;
+    this.#trail = trail;
+  }
+
+  /**
+   * Wraps a classification for reuse by shape: only a single statement that parsed.
+   *
+   * @param sql the text it was computed for
+   * @param result its classification
+   * @returns the reusable form, or undefined when the result does not qualify
+   */
+  static of(sql: string, result: Classification): ShapedClassification | undefined {
+    if (result.parseError !== undefined || result.statements.length !== 1) return undefined;
+    const text = result.statements[0]!.text;
+    const lead = sql.indexOf(text);
+    if (lead < 0 || !SURROUNDS.test(sql.slice(0, lead))) return undefined;
+    if (!SURROUNDS.test(sql.slice(lead + text.length))) return undefined;
+    return new ShapedClassification(result, lead, sql.length - lead - text.length);
+  }
+
+  /**
+   * The classification of another text of the same shape.
+   *
+   * @param sql the text
+   * @returns the verdict with this text's statement
+   */
+  for(sql: string): Classification {
+    const r = this.#result;
+    const text = sql.slice(this.#lead, sql.length - this.#trail);
+    return Object.freeze({
+      ...r,
+      statements: Object.freeze([Object.freeze({ ...r.statements[0]!, text })]),
+    });
   }
 }
 
