@@ -9,11 +9,16 @@
  *
  * A shape is given only to texts where a number cannot hide inside something else: no quote,
  * dollar sign, backslash or comment, and nothing outside ASCII (so a `$` in the shape is always
- * a replaced number).
+ * a replaced number); and never to an EXPLAIN, whose options take numbers as booleans.
  */
 
 /** Anything that could hold a digit that is not a numeric literal, or a `$` of its own. */
 const NOT_SHAPED = /['"$\\]|--|\/\*|[^\x00-\x7f]/;
+/**
+ * Statements whose meaning does depend on a number: `EXPLAIN (ANALYZE 0)` only plans the
+ * statement, `EXPLAIN (ANALYZE 1)` runs it (an option's number is a boolean, define.c).
+ */
+const NUMBER_MATTERS = /\bexplain\b/i;
 
 /**
  * A numeric literal (`5`, `-` is an operator, `1.5`, `1.`, `2e-3`) standing on its own: not part
@@ -29,7 +34,7 @@ const NUMBER = /(?<![\w.])\d+(?:\.\d*)?(?:[eE][+-]?\d+)?(?![\w.])/g;
  *   notes)
  */
 export function literalShape(sql: string): string | undefined {
-  if (NOT_SHAPED.test(sql)) return undefined;
+  if (NOT_SHAPED.test(sql) || NUMBER_MATTERS.test(sql)) return undefined;
   NUMBER.lastIndex = 0;
   if (!NUMBER.test(sql)) return undefined;
   NUMBER.lastIndex = 0;

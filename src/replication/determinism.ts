@@ -38,6 +38,7 @@ import { AS_IS, type PlanContext, unsafe } from "./_determinism_common.ts";
 import { planNode } from "./_determinism_plan.ts";
 import { CallJudge, stringOf } from "./_determinism_scan.ts";
 import { buildCopy, catalogSql, quoteIdent, type Template } from "./_determinism_sql.ts";
+import { literalShape } from "./_literal_shape.ts";
 import { type CapturedRow, rowTexts } from "./captured_row.ts";
 
 /** One column of a table, from the catalog. */
@@ -194,7 +195,15 @@ export function planStatement(
   const optsKey = `${opts.unknownFunctions ?? "refuse"}\0${
     (opts.deterministicFunctions ?? []).join(",")
   }`;
-  const key = `${optsKey}\0${table === undefined ? "" : tableKey(table)}\0${sql}`;
+  const prefix = `${optsKey}\0${table === undefined ? "" : tableKey(table)}\0`;
+  // A statement that differs from an earlier one only in its numbers has its plan, with its own
+  // text in front of the same additions (`_literal_shape.ts`, {@link ShapedPlan}).
+  const shape = sql.length <= MAX_CACHED_TEXT ? literalShape(sql) : undefined;
+  if (shape !== undefined) {
+    const shaped = shapedPlans.get(prefix + shape);
+    if (shaped !== undefined) return shaped.for(sql);
+  }
+  const key = prefix + sql;
   const cached = youngPlans.get(key) ?? oldPlans.get(key);
   if (cached !== undefined) return cached;
   let judge = judges.get(optsKey);
@@ -203,7 +212,11 @@ export function planStatement(
     judges.set(optsKey, judge);
   }
   const plan = Object.freeze(planText(sql, table, opts, judge));
-  if (sql.length <= MAX_CACHED_TEXT) {
+  const shaped = shape === undefined ? undefined : ShapedPlan.of(sql, plan);
+  if (shaped !== undefined) {
+    if (shapedPlans.size >= PLAN_CACHE_SIZE / 2) shapedPlans.clear();
+    shapedPlans.set(prefix + shape!, shaped);
+  } else if (sql.length <= MAX_CACHED_TEXT) {
     if (youngPlans.size >= PLAN_CACHE_SIZE / 2) {
       oldPlans = youngPlans;
       youngPlans = new Map();
@@ -211,6 +224,55 @@ export function planStatement(
     youngPlans.set(key, plan);
   }
   return plan;
+}
+
+/** Plans by literal shape (see {@link planStatement}); cleared when half the cache size. */
+const shapedPlans = new Map<string, ShapedPlan>();
+
+/**
+ * A plan that serves every text of its literal shape. What a plan holds besides the statement's
+ * own text (its op, columns, table, sequences and template) comes from the statement's structure
+ * and the catalog, never from the value of a number in it; a row-based plan's `originalSql` is
+ * the statement's text followed by additions (`RETURNING ...`) that hold no literal either.
+ * Unsafe plans are not shared: their reasons may quote the statement.
+ */
+class ShapedPlan {
+  readonly #plan: DmlPlan;
+  /** The text the plan was made for: it gets the very same plan back. */
+  readonly #sql: string;
+  /** What a row-based plan adds after the statement's text in `originalSql`. */
+  readonly #additions: string;
+
+  private constructor(plan: DmlPlan, sql: string, additions: string) {
+    this.#plan = plan;
+    this.#sql = sql;
+    this.#additions = additions;
+  }
+
+  /**
+   * Wraps a plan for reuse by shape.
+   *
+   * @param sql the text it was made for
+   * @param plan the plan
+   * @returns the reusable form, or undefined when the plan does not qualify
+   */
+  static of(sql: string, plan: DmlPlan): ShapedPlan | undefined {
+    if (plan.kind === "asIs" || plan.kind === "needsCatalog") return new ShapedPlan(plan, sql, "");
+    if (plan.kind !== "rowBased" || !plan.originalSql.startsWith(sql)) return undefined;
+    return new ShapedPlan(plan, sql, plan.originalSql.slice(sql.length));
+  }
+
+  /**
+   * The plan of another text of the same shape.
+   *
+   * @param sql the text
+   * @returns the plan
+   */
+  for(sql: string): DmlPlan {
+    const plan = this.#plan;
+    if (plan.kind !== "rowBased" || sql === this.#sql) return plan;
+    return Object.freeze({ ...plan, originalSql: sql + this.#additions });
+  }
 }
 
 /**

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { Classifier, initClassifier } from "../../../src/replication/mod.ts";
+import { Classifier, initClassifier, planStatement } from "../../../src/replication/mod.ts";
 import { literalShape } from "../../../src/replication/_literal_shape.ts";
 
 await initClassifier();
@@ -32,6 +32,7 @@ Deno.test("literalShape: no shape for texts without numbers or where one could h
       "SELECT E'\\\\1'",
       "SELECT 1, 'é'",
       "SELECT é1 FROM t WHERE x = 1",
+      "EXPLAIN (ANALYZE 0) DELETE FROM t WHERE id = 1",
     ]
   ) {
     assert.equal(literalShape(sql), undefined, sql);
@@ -79,4 +80,46 @@ Deno.test("Classifier: a string of several statements is cached by its exact tex
   assert.equal(c.stats.shapeHits, 0);
   assert.equal(b.statements[0]!.text, "UPDATE t SET v = 5 WHERE id = 6");
   assert.equal(a.statements[1]!.text, "SELECT abs(3)");
+});
+
+Deno.test("Classifier: EXPLAIN (ANALYZE 0) and (ANALYZE 1) of the same write are told apart", () => {
+  const c = new Classifier();
+  assert.equal(c.classify("EXPLAIN (ANALYZE 1) DELETE FROM t WHERE id = 1").class, "write");
+  assert.equal(c.classify("EXPLAIN (ANALYZE 0) DELETE FROM t WHERE id = 2").class, "read");
+  assert.equal(c.classify("EXPLAIN (ANALYZE 1) DELETE FROM t WHERE id = 3").class, "write");
+});
+
+Deno.test("planStatement: a row-based plan serves its shape with each text's own values", () => {
+  const column = (name: string, type: string) => ({
+    name,
+    type,
+    generated: false,
+    identity: "" as const,
+    defaultExpr: null,
+    sequence: null,
+    primaryKey: name === "id",
+  });
+  const table = {
+    relation: '"public"."shape_t"',
+    columns: [column("id", "integer"), column("v", "integer"), column("at", "timestamp")],
+  };
+  const texts = [
+    "INSERT INTO shape_t (id, v, at) VALUES (1, -2, CURRENT_TIMESTAMP)",
+    "INSERT INTO shape_t (id, v, at) VALUES (30, -40, CURRENT_TIMESTAMP)",
+    "UPDATE shape_t SET at = now() WHERE id = 5",
+    "UPDATE shape_t SET at = now() WHERE id = 6",
+  ];
+  const plans = texts.map((sql) => planStatement(sql, table));
+  for (const [i, plan] of plans.entries()) {
+    assert.equal(plan.kind, "rowBased", texts[i]);
+    if (plan.kind !== "rowBased") continue;
+    assert.ok(plan.originalSql.startsWith(`${texts[i]}\n`), plan.originalSql);
+    const other = plans[i ^ 1]!;
+    assert.ok(other.kind === "rowBased");
+    // Same shape: everything but the text is the same plan.
+    assert.deepEqual(
+      { ...plan, originalSql: plan.originalSql.slice(texts[i]!.length) },
+      { ...other, originalSql: other.originalSql.slice(texts[i ^ 1]!.length) },
+    );
+  }
 });
