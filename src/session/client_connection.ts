@@ -489,7 +489,8 @@ export class ClientConnection {
 
   /** Called by the relay after each ReadyForQuery the client gets. */
   #onReady(tx: TxStatus): void {
-    this.state = { kind: "ready", tx };
+    const state = this.state;
+    if (state.kind !== "ready" || state.tx !== tx) this.state = { kind: "ready", tx };
     this.#idleTimer?.arm(tx);
     if (this.#draining && this.#idle()) void this.#shutdownNow();
   }

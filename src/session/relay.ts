@@ -136,19 +136,23 @@ interface InFlight {
   readonly tracker: ReplyTracker;
 }
 
+/**
+ * The in-flight entry of every read sent through the light path (see Relay's #lightRead): no
+ * batch of its own, the original's replies go straight through until its ReadyForQuery. Shared
+ * by every session (an idle client should cost little memory): nothing ever changes it.
+ */
+const LIGHT_ENTRY: InFlight = (() => {
+  const batch = newBatch(0);
+  batch.closed = true;
+  return Object.freeze({ batch: Object.freeze(batch), tracker: new ReplyTracker(batch, false) });
+})();
+
 /** The relay of one session; see the module note. */
 export class Relay implements RecoveringSession {
   readonly #o: RelayOptions;
   readonly #inflight: InFlight[] = [];
-  /**
-   * The in-flight entry of a plain read sent through the light path (see #lightRead): no batch
-   * of its own, the original's replies go straight through until its ReadyForQuery.
-   */
-  readonly #lightEntry: InFlight = (() => {
-    const batch = newBatch(0);
-    batch.closed = true;
-    return { batch, tracker: new ReplyTracker(batch, false) };
-  })();
+  /** The in-flight entry of a read sent through the light path (see {@link LIGHT_ENTRY}). */
+  readonly #lightEntry: InFlight = LIGHT_ENTRY;
   readonly #prepared = new PreparedStatements();
   #links: CopyLink[];
   #open: InFlight | undefined;
@@ -1387,13 +1391,15 @@ export class Relay implements RecoveringSession {
         if (!membership.isInSync(c.name)) membership.get(c.name).writesSkipped++;
       }
     }
-    await Promise.all(links.map(async (link) => {
-      try {
-        await this.#runOnCopy(link, batch, original, timeout);
-      } catch (e: unknown) {
-        this.#copyFailed(link, errorText(e), batch);
-      }
-    }));
+    if (links.length > 0) {
+      await Promise.all(links.map(async (link) => {
+        try {
+          await this.#runOnCopy(link, batch, original, timeout);
+        } catch (e: unknown) {
+          this.#copyFailed(link, errorText(e), batch);
+        }
+      }));
+    }
     if (this.#copyBatch === batch) this.#copyBatch = undefined;
     this.#record(batch, original);
     if (batch.route === "all" && batch.startedAt !== undefined) {
