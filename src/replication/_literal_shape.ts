@@ -13,7 +13,7 @@
  */
 
 /** Anything that could hold a digit that is not a numeric literal, or a `$` of its own. */
-const NOT_SHAPED = /['"$\\]|--|\/\*|[^\x00-\x7f]/;
+const NOT_SHAPED = /['"$\\]|--|\/\*|[\u0080-\uffff]/;
 /**
  * Statements whose meaning does depend on a number: `EXPLAIN (ANALYZE 0)` only plans the
  * statement, `EXPLAIN (ANALYZE 1)` runs it (an option's number is a boolean, define.c).
