@@ -92,6 +92,12 @@ const utf8 = new TextDecoder();
  */
 const MAX_BEHIND = 32;
 
+/**
+ * A batch running behind that the original answered within this many milliseconds is held on
+ * the copies until the session's next write or COMMIT (see #runBehind).
+ */
+const HOLD_BEHIND_MS = 1;
+
 const COMMIT_QUERY = encodeQuery("COMMIT");
 
 /** Results of a wrapped write up to this size wait for its ReadyForQuery (copied once). */
@@ -1308,8 +1314,14 @@ export class Relay implements RecoveringSession {
       if (!membership.isInSync(c.name)) membership.get(c.name).writesSkipped++;
     }
     const timeout = this.#o.ctx.config.replication.copyTimeoutMs;
+    // A batch the original ran quickly waits on each copy for the session's next write or its
+    // COMMIT, and goes out with it: one write to the copy and one wake-up of its backend for
+    // several statements. A slow one goes at once, so its run on the copies overlaps what the
+    // client does next.
+    const hold = beginsOnly(batch) ||
+      (batch.startedAt !== undefined && performance.now() - batch.startedAt < HOLD_BEHIND_MS);
     const runs = this.#writeSet().map((link) =>
-      this.#runOnCopyBehind(link, batch, outcome, timeout)
+      this.#runOnCopyBehind(link, batch, outcome, timeout, hold)
     );
     // The journal gets it now, in order: batches that do not run behind wait for these first.
     this.#record(batch, outcome);
@@ -1324,6 +1336,7 @@ export class Relay implements RecoveringSession {
     batch: Batch,
     original: BatchOutcome,
     timeout: number,
+    hold: boolean,
   ): Promise<void> {
     try {
       const hashing = this.#o.ctx.config.replication.returningHash;
@@ -1331,7 +1344,7 @@ export class Relay implements RecoveringSession {
         copyMessages(batch.entries, this.#rowStatementsFor(link, batch), hashing),
         this.#prepared,
       );
-      const o = await link.pipeline(sent, timeout, hashing, beginsOnly(batch));
+      const o = await link.pipeline(sent, timeout, hashing, hold);
       if (!this.#links.includes(link)) return; // dropped meanwhile (a batch before failed)
       const diverged = compareOutcomes(original, o, sent, hashing ? batch.entries : undefined) ??
         (o.status === original.status
