@@ -488,9 +488,9 @@ Deno.test("replication: writes reach the original and both copies", async (t) =>
           )
         ))).map(Number);
       // Held: nothing reached the copies yet, not even the BEGIN. Under 1 ms on the original is
-      // the rule, which a loaded machine can miss for one statement, so one of five suffices.
+      // the rule, which a loaded machine can miss for one statement, so one of ten suffices.
       let held = 0;
-      for (let i = 0; i < 5 && held === 0; i++) {
+      for (let i = 0; i < 10 && held === 0; i++) {
         await client.query("BEGIN");
         await client.query(`INSERT INTO t VALUES (${i})`);
         if ((await openOnCopies()).every((n) => n === 0)) held++;
