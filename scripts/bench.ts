@@ -3,7 +3,7 @@
  * `deno task bench [--quick]`: usogres against a direct connection, PgBouncer and pgpool-II,
  * measured with pgbench on throwaway servers in one run, as issue #6 asks. It prints the tables
  * and rewrites the "Latest results" section of `docs/benchmarks.md` (whose intro explains the
- * method). Full mode takes about 30 minutes; `--quick` about one minute.
+ * method). Full mode takes about 35 minutes; `--quick` about 90 seconds.
  *
  * Besides the peers it runs `deno-forwarder` (`_bench_forwarder.ts`, a Deno process that only
  * relays bytes: the floor for any Deno proxy), and it measures the CPU time per transaction of
