@@ -41,6 +41,8 @@ export class CopyLink {
   #held: Uint8Array[] = [];
   /** Settles when the held batches have been written (or their write failed). */
   #heldSent: PromiseWithResolvers<void> | undefined;
+  /** Whether anything was written to the copy since the connection was made or last reset. */
+  #written = false;
 
   /**
    * Wraps an authenticated connection.
@@ -151,8 +153,24 @@ export class CopyLink {
     return this.#held.length === 0 ? Promise.resolve() : this.#send(new Uint8Array(0));
   }
 
+  /**
+   * Whether anything was written to the copy since its connection was made or last reset
+   * ({@link wasReset}): a session that never wrote to it cannot have changed its state, and its
+   * connection needs no reset before the next client gets it.
+   */
+  get written(): boolean {
+    return this.#written;
+  }
+
+  /** Notes that the connection was just reset (`DISCARD ALL`): it is as fresh as a new one. */
+  wasReset(): void {
+    this.#written = false;
+    this.forgetStatements();
+  }
+
   /** Writes bytes to the copy, after the batches held back. */
   #send(bytes: Uint8Array): Promise<void> {
+    this.#written = true;
     const sent = this.#heldSent;
     if (sent === undefined) return this.conn.write(bytes);
     const all = concatBytes([...this.#held, bytes]);

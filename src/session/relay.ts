@@ -299,20 +299,23 @@ export class Relay implements RecoveringSession {
     }
     this.#detaching = true;
     await this.#caughtUp();
-    // The original and every copy reset at once: one round trip, not two.
+    // The original and every copy reset at once: one round trip, not two. A copy this session
+    // never wrote to (it only read) is as the last reset left it, and needs none.
     const links = this.#writeSet();
     const timeout = this.#o.ctx.config.replication.copyTimeoutMs;
     const [rows, ...reset] = await Promise.all([
       this.#internalQuery("DISCARD ALL"),
       ...links.map((l) =>
-        l.query("DISCARD ALL", timeout).then(
-          (o) => o.error === undefined && o.status === "idle",
-          () => false,
-        )
+        l.written
+          ? l.query("DISCARD ALL", timeout).then(
+            (o) => o.error === undefined && o.status === "idle",
+            () => false,
+          )
+          : true
       ),
     ]);
     if (rows === undefined || !reset.every(Boolean)) return undefined;
-    for (const l of links) l.forgetStatements();
+    for (const l of links) if (l.written) l.wasReset();
     return links;
   }
 

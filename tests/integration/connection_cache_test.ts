@@ -37,6 +37,18 @@ function resetDone(server: PgServer, where: string): Promise<boolean> {
   );
 }
 
+/** Waits until a server connection is idle without having run any query. */
+function untouched(server: PgServer, where: string): Promise<boolean> {
+  return waitFor(
+    async () =>
+      (await direct(
+        server,
+        `SELECT state || ':' || query FROM pg_stat_activity WHERE ${where}`,
+      )) === "idle:",
+    { what: `the connection (${where}) to be idle, never used` },
+  );
+}
+
 /** Waits until no server connection matches `where` any more. */
 function connectionClosed(server: PgServer, where: string, what: string): Promise<boolean> {
   return waitFor(
@@ -160,6 +172,8 @@ Deno.test("connection cache", async (t) => {
       {
         await using a = await pgClient(url("broken"));
         pid = await backendPid(a);
+        // Session state on every server: the copy's connection needs its reset.
+        await a.query("SET statement_timeout = '5s'");
         // The copy's connection of this session ends under it while the client is idle.
         await terminate(copy, "application_name = 'broken'");
       }
@@ -188,7 +202,8 @@ Deno.test("connection cache", async (t) => {
           pid = await backendPid(a);
         }
         await resetDone(cluster.original, `pid = ${pid}`);
-        await resetDone(copy, `application_name = '${app}'`);
+        // The client only read: its copy connection needed no reset, and ran nothing.
+        await untouched(copy, `application_name = '${app}'`);
         // The server ends the idle cached connection (as pg_terminate_backend, a restart or
         // idle_session_timeout would); nothing goes through usogres meanwhile.
         const where = side === "original" ? `pid = ${pid}` : `application_name = '${app}'`;
@@ -218,4 +233,38 @@ Deno.test("connection cache", async (t) => {
       },
     );
   }
+
+  await t.step(
+    "reset: a copy the session never wrote to is handed on without DISCARD ALL; one it wrote to is reset",
+    async () => {
+      let pid: number;
+      {
+        await using a = await pgClient(url("reader"));
+        pid = await backendPid(a);
+        const n = (await a.query("SELECT count(*)::int AS n FROM t")).rows[0]!.n;
+        assert.equal(String(n), await direct(cluster.original, "SELECT count(*) FROM t"));
+      }
+      await resetDone(cluster.original, `pid = ${pid}`);
+      {
+        // The set is back in the cache once this client gets it: the copy's reset, had there
+        // been one, is over by then.
+        await using b = await pgClient(url("reader"));
+        assert.equal(await backendPid(b), pid, "the next client did not get the cached set");
+        assert.equal(
+          await direct(
+            copy,
+            "SELECT state || ':' || query FROM pg_stat_activity " +
+              "WHERE application_name = 'reader'",
+          ),
+          "idle:",
+        );
+        await b.query("INSERT INTO t VALUES (30)");
+      }
+      await resetDone(copy, "application_name = 'reader'");
+      assert.deepEqual(
+        await cluster.queryEach("SELECT count(*) FROM t WHERE id = 30", DB),
+        ["1\n", "1\n"],
+      );
+    },
+  );
 });
