@@ -157,8 +157,6 @@ const LIGHT_ENTRY: InFlight = (() => {
 export class Relay implements RecoveringSession {
   readonly #o: RelayOptions;
   readonly #inflight: InFlight[] = [];
-  /** The in-flight entry of a read sent through the light path (see {@link LIGHT_ENTRY}). */
-  readonly #lightEntry: InFlight = LIGHT_ENTRY;
   readonly #prepared = new PreparedStatements();
   #links: CopyLink[];
   #open: InFlight | undefined;
@@ -500,7 +498,7 @@ export class Relay implements RecoveringSession {
     ) {
       return false;
     }
-    this.#inflight.push(this.#lightEntry);
+    this.#inflight.push(LIGHT_ENTRY);
     return true;
   }
 
@@ -554,7 +552,7 @@ export class Relay implements RecoveringSession {
           break;
         case FrontendCode.Sync:
           for (const [portal, statement] of bound) this.#prepared.bound(portal, statement);
-          this.#inflight.push(this.#lightEntry);
+          this.#inflight.push(LIGHT_ENTRY);
           return count;
         default:
           return -1;
@@ -1118,7 +1116,7 @@ export class Relay implements RecoveringSession {
             fatalSeen = true;
           }
         }
-        if (head === this.#lightEntry) {
+        if (head === LIGHT_ENTRY) {
           // A plain read (#lightRead): everything goes to the client; its ReadyForQuery ends it.
           if (code === BackendCode.ReadyForQuery) {
             this.#inflight.shift();

@@ -24,29 +24,23 @@ async function direct(server: PgServer, sql: string): Promise<string> {
   return (await server.psql(sql, { db: DB })).trim();
 }
 
+/** A server connection's state and last query, as `state:query`. */
+function stateOf(server: PgServer, where: string): Promise<string> {
+  return direct(server, `SELECT state || ':' || query FROM pg_stat_activity WHERE ${where}`);
+}
+
 /** Waits until a server connection ran DISCARD ALL and is idle: the cache has reset it. */
 function resetDone(server: PgServer, where: string): Promise<boolean> {
-  return waitFor(
-    async () =>
-      (await direct(
-        server,
-        `SELECT state || ':' || query FROM pg_stat_activity WHERE ${where}`,
-      )) ===
-        "idle:DISCARD ALL",
-    { what: `the connection (${where}) to be reset` },
-  );
+  return waitFor(async () => (await stateOf(server, where)) === "idle:DISCARD ALL", {
+    what: `the connection (${where}) to be reset`,
+  });
 }
 
 /** Waits until a server connection is idle without having run any query. */
 function untouched(server: PgServer, where: string): Promise<boolean> {
-  return waitFor(
-    async () =>
-      (await direct(
-        server,
-        `SELECT state || ':' || query FROM pg_stat_activity WHERE ${where}`,
-      )) === "idle:",
-    { what: `the connection (${where}) to be idle, never used` },
-  );
+  return waitFor(async () => (await stateOf(server, where)) === "idle:", {
+    what: `the connection (${where}) to be idle, never used`,
+  });
 }
 
 /** Waits until no server connection matches `where` any more. */
@@ -250,14 +244,7 @@ Deno.test("connection cache", async (t) => {
         // been one, is over by then.
         await using b = await pgClient(url("reader"));
         assert.equal(await backendPid(b), pid, "the next client did not get the cached set");
-        assert.equal(
-          await direct(
-            copy,
-            "SELECT state || ':' || query FROM pg_stat_activity " +
-              "WHERE application_name = 'reader'",
-          ),
-          "idle:",
-        );
+        assert.equal(await stateOf(copy, "application_name = 'reader'"), "idle:");
         await b.query("INSERT INTO t VALUES (30)");
       }
       await resetDone(copy, "application_name = 'reader'");
